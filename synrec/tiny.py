@@ -1,0 +1,192 @@
+"""Tiny random-weight stand-ins for the three models the paper uses, saved in each library's own format.
+
+They exist so the demo and the tests exercise the *real* loading code (open_clip ``local-dir:``, diffusers
+``from_pretrained``, transformers ``from_pretrained``) without network access. Their outputs are meaningless by
+construction: random weights. Sizes follow ``../shared/reference/environment-facts.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from .atomic import atomic_path
+
+#: open_clip model configs of the two tiny CLIPs. "RN" uses open_clip's ModifiedResNet (the CLIP RN50 family,
+#: BatchNorm included), "ViT" a VisionTransformer, mirroring the paper's two backbones.
+TINY_CLIP_CONFIGS = {
+    "RN": {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 16, "head_width": 16},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    },
+    "ViT": {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    },
+}
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def build_tiny_clip(out_dir: str | Path, arch: str = "RN", seed: int = 0) -> Path:
+    """Write an open_clip ``local-dir:`` model (``open_clip_config.json`` + ``open_clip_model.safetensors``)."""
+    import open_clip
+    import safetensors.torch
+
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    cfg = TINY_CLIP_CONFIGS[arch]
+    torch.manual_seed(seed)
+    model = open_clip.CLIP(**cfg)
+    config = {
+        "model_cfg": cfg,
+        "preprocess_cfg": {"mean": list(open_clip.OPENAI_DATASET_MEAN), "std": list(open_clip.OPENAI_DATASET_STD)},
+    }
+    (tmp / "open_clip_config.json").write_text(json.dumps(config, indent=2))
+    safetensors.torch.save_file(model.state_dict(), str(tmp / "open_clip_model.safetensors"))
+    _replace_dir(tmp, out)
+    return out
+
+
+def _write_clip_bpe_vocab(folder: Path) -> None:
+    """vocab.json + merges.txt for transformers' CLIPTokenizer, from the BPE table open_clip ships."""
+    from open_clip.tokenizer import SimpleTokenizer
+
+    st = SimpleTokenizer()
+    (folder / "vocab.json").write_text(json.dumps(st.encoder))
+    merges = sorted(st.bpe_ranks.items(), key=lambda kv: kv[1])
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(pair) for pair, _ in merges) + "\n")
+
+
+def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0) -> Path:
+    """Write a diffusers ``StableDiffusionPipeline`` directory with tiny random UNet, VAE and text encoder."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "bpe").mkdir(parents=True)
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        block_out_channels=(16, 32),
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=32,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=49408,
+            hidden_size=32,
+            intermediate_size=64,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=49406,
+            eos_token_id=49407,
+            pad_token_id=49407,
+        )
+    )
+    _write_clip_bpe_vocab(tmp / "bpe")
+    special = "<start_of_text>", "<end_of_text>"
+    tokenizer = CLIPTokenizer(
+        str(tmp / "bpe" / "vocab.json"),
+        str(tmp / "bpe" / "merges.txt"),
+        bos_token=special[0],
+        eos_token=special[1],
+        pad_token=special[1],
+        unk_token=special[1],
+        model_max_length=77,
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(str(tmp))
+    shutil.rmtree(tmp / "bpe")
+    _replace_dir(tmp, out)
+    return out
+
+
+#: Words the tiny T5 tokenizer is trained on; class names of the demo dataset are added by the caller.
+_T5_CORPUS = (
+    "a photo of the on in with and by near over under is are at a small large bright dark red green blue "
+    "yellow white black round square shape field city sky water tree road house car bird dog cat flower"
+).split()
+
+
+def build_tiny_t5(out_dir: str | Path, extra_words: list[str] = (), seed: int = 0) -> Path:
+    """Write a transformers T5 word-to-sentence model + fast tokenizer (``AutoModelForSeq2SeqLM`` loadable)."""
+    from tokenizers import SentencePieceUnigramTokenizer
+    from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
+
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    corpus = list(_T5_CORPUS) + [w for w in extra_words]
+    sp = SentencePieceUnigramTokenizer()
+    sp.train_from_iterator(
+        [" ".join(corpus)] * 4 + corpus, vocab_size=120, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
+    )
+    sp.save(str(tmp / "sp.json"))
+    tokenizer = T5TokenizerFast(tokenizer_file=str(tmp / "sp.json"), pad_token="<pad>", eos_token="</s>",
+                                unk_token="<unk>", extra_ids=0)
+    torch.manual_seed(seed)
+    model = T5ForConditionalGeneration(
+        T5Config(
+            vocab_size=len(tokenizer),
+            d_model=32,
+            d_ff=64,
+            d_kv=8,
+            num_layers=2,
+            num_decoder_layers=2,
+            num_heads=4,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id,
+        )
+    )
+    model.generation_config.max_length = 20
+    tokenizer.save_pretrained(str(tmp))
+    model.save_pretrained(str(tmp))
+    (tmp / "sp.json").unlink()
+    _replace_dir(tmp, out)
+    return out
