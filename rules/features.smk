@@ -1,0 +1,41 @@
+# CLIP image features, once per (dataset, source, backbone), and the zero-shot text classifier per backbone.
+
+
+def feature_images(w):
+    if w.source == "test":
+        return dataset_dir(w.dataset)
+    return f"{W}/{w.dataset}/synthetic/{w.source[len('syn-'):]}/images.h5"
+
+
+rule features:
+    input:
+        images=feature_images,
+        model=lambda w: model_input(clip_spec(w.backbone)),
+    output:
+        f"{W}/{{dataset}}/features/{{backbone}}/{{source}}.h5",
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        model=lambda w: clip_spec(w.backbone),
+        features=config["features"],
+        device=config["device"],
+    threads: max(1, config["features"]["num_workers"])
+    log:
+        log_path("features", "{dataset}-{backbone}-{source}"),
+    script:
+        "../scripts/features.py"
+
+
+rule text_head:
+    input:
+        model=lambda w: model_input(clip_spec(w.backbone)),
+    output:
+        f"{W}/{{dataset}}/heads/{{backbone}}.pt",
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        model=lambda w: clip_spec(w.backbone),
+        device=config["device"],
+    log:
+        log_path("text_head", "{dataset}-{backbone}"),
+    script:
+        "../scripts/text_head.py"

@@ -1,0 +1,39 @@
+# Text-to-image generation: one job per group of classes (generation.classes_per_job), merged into one HDF5
+# image store per (dataset, strategy).
+
+
+def generation_chunks(dataset):
+    n = n_chunks(len(DATASETS[dataset]["classnames"]), config["generation"]["classes_per_job"])
+    return [f"{i:05d}" for i in range(n)]
+
+
+rule generate:
+    input:
+        prompts=f"{W}/{{dataset}}/prompts/{{strategy}}.json",
+        model=model_input(config["models"]["text_to_image"]),
+    output:
+        temp(f"{W}/{{dataset}}/synthetic/{{strategy}}/shards/{{chunk}}.h5"),
+    params:
+        generation=config["generation"],
+        model=config["models"]["text_to_image"],
+        seed=config["seed"],
+        device=config["device"],
+    log:
+        log_path("generate", "{dataset}-{strategy}-{chunk}"),
+    script:
+        "../scripts/generate.py"
+
+
+rule merge_images:
+    input:
+        lambda w: expand(
+            f"{W}/{w.dataset}/synthetic/{w.strategy}/shards/{{chunk}}.h5", chunk=generation_chunks(w.dataset)
+        ),
+    output:
+        f"{W}/{{dataset}}/synthetic/{{strategy}}/images.h5",
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+    log:
+        log_path("merge_images", "{dataset}-{strategy}"),
+    script:
+        "../scripts/merge_images.py"

@@ -1,0 +1,18 @@
+# Prompts per class: B (class name in the generation template) or LE (T5 word-to-sentence, seeded).
+
+
+rule prompts:
+    input:
+        model=lambda w: model_input(config["models"]["word_to_sentence"]) if w.strategy == "LE" else [],
+    output:
+        f"{W}/{{dataset}}/prompts/{{strategy}}.json",
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        le=config["le"],
+        model=config["models"]["word_to_sentence"],
+        seed=config["seed"],
+        device=config["device"],
+    log:
+        log_path("prompts", "{dataset}-{strategy}"),
+    script:
+        "../scripts/prompts.py"

@@ -1,0 +1,45 @@
+# Classifier tuning (CT) on synthetic features, and zero-shot CLIP, each evaluated on the real test split.
+
+
+def ct_inputs(w):
+    strategy = w.data.split("+")[0]
+    inputs = {
+        "train": f"{W}/{w.dataset}/features/{w.backbone}/syn-{strategy}.h5",
+        "test": f"{W}/{w.dataset}/features/{w.backbone}/test.h5",
+        "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
+    }
+    if w.data.endswith("+CF"):
+        inputs["keep"] = f"{W}/{w.dataset}/synthetic/{strategy}/cf.h5"
+    return inputs
+
+
+rule classifier_tuning:
+    input:
+        unpack(ct_inputs),
+    output:
+        f"{R}/zeroshot/{{dataset}}/{{backbone}}/{{data}}-{{loss}}.json",
+    params:
+        ct=config["ct"],
+        sce=config["sce"],
+        models=config["models"],
+        seed=config["seed"],
+        device=config["device"],
+    log:
+        log_path("classifier_tuning", "{dataset}-{backbone}-{data}-{loss}"),
+    script:
+        "../scripts/classifier_tuning.py"
+
+
+rule zeroshot_clip:
+    input:
+        test=f"{W}/{{dataset}}/features/{{backbone}}/test.h5",
+        head=f"{W}/{{dataset}}/heads/{{backbone}}.pt",
+    output:
+        f"{R}/zeroshot/{{dataset}}/{{backbone}}/CLIP.json",
+    params:
+        models=config["models"],
+        seed=config["seed"],
+    log:
+        log_path("zeroshot_clip", "{dataset}-{backbone}"),
+    script:
+        "../scripts/zeroshot_clip.py"

@@ -1,0 +1,20 @@
+"""Rule clip_filter: confidence of every synthetic image under zero-shot CLIP -> indices kept (HDF5)."""
+import h5py
+import torch
+
+from synrec.atomic import atomic_path
+from synrec.clip_filter import clip_confidence, clip_filter
+from synrec.stores import read_features
+from synrec.runlog import rule_log
+
+sm = snakemake  # noqa: F821
+with rule_log(sm.log, f"clip_filter {sm.wildcards.dataset} {sm.wildcards.strategy}"):
+    cfg = sm.params.clip_filter
+    feats, labels, parts = read_features(sm.input.features)
+    head = torch.load(sm.input.head, weights_only=True)
+    conf = clip_confidence(feats, labels, head["class_emb"], scale=head["logit_scale"])
+    keep = clip_filter(conf, labels, len(head["classnames"]), cfg["threshold"], cfg["budget"], sm.params.seed)
+    with atomic_path(sm.output[0]) as tmp, h5py.File(tmp, "w") as f:
+        f["keep"], f["confidence"] = keep, conf
+        f.attrs["images"] = parts["images"]
+    print(f"kept {len(keep)} of {len(labels)} images")

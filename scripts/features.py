@@ -1,0 +1,25 @@
+"""Rule features: CLIP image features of the real test split or a synthetic image store -> HDF5 feature store."""
+import torch
+
+from synrec.datasets import load_split
+from synrec.features import encode_images, feature_key
+from synrec.models import load_clip, model_identity, pick_device
+from synrec.stores import ImageStore, write_features
+from synrec.runlog import rule_log
+
+sm = snakemake  # noqa: F821
+w = sm.wildcards
+with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
+    torch.set_num_threads(max(1, sm.threads))
+    ds, fcfg = sm.params.dataset, sm.params.features
+    if w.source == "test":
+        source = load_split(ds, sm.params.data_root, ds["test_split"])
+    else:
+        source = ImageStore(sm.input.images)
+    device = pick_device(sm.params.device)
+    model, preprocess, _ = load_clip(sm.params.model, device)
+    key, parts = feature_key(model_identity(sm.params.model), preprocess, source.fingerprint())
+    feats = encode_images(model, preprocess, source, device, fcfg["batch_size"], fcfg["num_workers"],
+                          sm.params.model.get("dtype", "float32"), desc=f"{w.dataset}/{w.source}")
+    write_features(sm.output[0], feats, source.labels, key, parts)
+    print(f"{len(feats)} images -> features {feats.shape}, key {key}")

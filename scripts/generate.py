@@ -1,0 +1,17 @@
+"""Rule generate: synthetic images for one group of classes -> HDF5 shard (resumable)."""
+import json
+
+from synrec.generation import chunk_classes, generate_shard, plan_images
+from synrec.models import load_text_to_image, pick_device
+from synrec.runlog import rule_log
+
+sm = snakemake  # noqa: F821
+with rule_log(sm.log, f"generate {sm.wildcards.dataset} {sm.wildcards.strategy} chunk {sm.wildcards.chunk}"):
+    record = json.loads(open(sm.input.prompts).read())
+    gen = sm.params.generation
+    labels = chunk_classes(int(sm.wildcards.chunk), len(record["classnames"]), gen["classes_per_job"])
+    plan = plan_images(record["dataset"], labels, record["prompts"], gen["images_per_class"], sm.params.seed)
+    print(f"classes {labels[0]}..{labels[-1]}: {len(plan)} images")
+    pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device))
+    attrs = {"dataset": record["dataset"], "strategy": record["strategy"], "model": sm.params.model["model"]}
+    generate_shard(pipe, plan, sm.output[0], gen, attrs)

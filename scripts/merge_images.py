@@ -1,0 +1,10 @@
+"""Rule merge_images: per-class shards -> one HDF5 image store per (dataset, strategy)."""
+from synrec.stores import merge_shards
+from synrec.runlog import rule_log
+
+sm = snakemake  # noqa: F821
+with rule_log(sm.log, f"merge_images {sm.wildcards.dataset} {sm.wildcards.strategy}"):
+    ds = sm.params.dataset
+    fp = merge_shards(list(sm.input), sm.output[0],
+                      {"dataset": ds["name"], "strategy": sm.wildcards.strategy, "classnames": ds["classnames"]})
+    print(f"{len(sm.input)} shards merged, fingerprint {fp}")

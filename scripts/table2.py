@@ -1,0 +1,9 @@
+"""Rule table2: results/table2.csv (+ .md) in the shape of the paper's Table 2 (B/LE/LE+CF x CE/SCE)."""
+from synrec.results import load_accuracies
+from synrec.tables import table2_rows, write_table
+from synrec.runlog import rule_log
+
+sm = snakemake  # noqa: F821
+with rule_log(sm.log, "table2"):
+    header, rows = table2_rows(load_accuracies(sm.input), sm.params.datasets, sm.params.backbone)
+    write_table(sm.output.csv, header, rows, f"Table 2: zero-shot top-1 (%), CLIP-{sm.params.backbone}")

@@ -1,0 +1,90 @@
+"""Classifier tuning (CT): train only a linear head on frozen CLIP image features.
+
+The head is ``Linear(D, C)`` on L2-normalised features, its weight initialised to ``logit_scale * class text
+embeddings`` (100 for CLIP) and its bias to zero, so before any step it *is* zero-shot CLIP. Training uses AdamW,
+a per-iteration cosine schedule with linear warm-up, gradient clipping, and CE or SCE (teacher = the frozen initial
+head). The test set is never used for choices: the reported model is the one after the last epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .sce import sce_loss
+
+
+class ClassifierHead(nn.Module):
+    def __init__(self, class_emb: torch.Tensor, logit_scale: float = 100.0):
+        super().__init__()
+        c, d = class_emb.shape
+        self.linear = nn.Linear(d, c)
+        with torch.no_grad():
+            self.linear.weight.copy_(logit_scale * class_emb.float())
+            self.linear.bias.zero_()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear(F.normalize(features.float(), dim=-1))
+
+
+def cosine_lambda(total_steps: int, warmup_steps: int):
+    def f(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        rest = max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(step - warmup_steps, rest) / rest))
+    return f
+
+
+def train_ct(features: np.ndarray, labels: np.ndarray, class_emb: torch.Tensor, ct_cfg: dict, loss: str = "CE",
+             sce_cfg: dict | None = None, seed: int = 0, device="cpu", progress: bool = True):
+    """Tune a head initialised from ``class_emb`` on ``(features, labels)``; returns ``(head, history)``."""
+    torch.manual_seed(seed)
+    head = ClassifierHead(class_emb).to(device)
+    teacher = copy.deepcopy(head).eval().requires_grad_(False)
+    x = torch.as_tensor(features, dtype=torch.float32, device=device)
+    y = torch.as_tensor(labels, dtype=torch.long, device=device)
+    n, bs, epochs = len(y), ct_cfg["batch_size"], ct_cfg["epochs"]
+    steps_per_epoch = max(1, math.ceil(n / bs)) if n else 0
+    opt = torch.optim.AdamW(head.parameters(), lr=ct_cfg["lr"], weight_decay=ct_cfg["weight_decay"])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_lambda(epochs * steps_per_epoch, ct_cfg["warmup_steps"]))
+    gen = torch.Generator().manual_seed(seed)
+    history = []
+    for epoch in tqdm(range(epochs if n else 0), desc="CT", disable=not progress, unit="epoch"):
+        perm = torch.randperm(n, generator=gen).to(device)
+        total = 0.0
+        for a in range(0, n, bs):
+            idx = perm[a : a + bs]
+            logits = head(x[idx])
+            if loss == "SCE":
+                l = sce_loss(logits, teacher(x[idx]), y[idx], sce_cfg["weight"], sce_cfg["temperature"])
+            elif loss == "CE":
+                l = F.cross_entropy(logits, y[idx])
+            else:
+                raise ValueError(f"unknown loss {loss!r} (CE or SCE)")
+            opt.zero_grad(set_to_none=True)
+            l.backward()
+            if ct_cfg.get("grad_clip"):
+                nn.utils.clip_grad_norm_(head.parameters(), ct_cfg["grad_clip"])
+            opt.step()
+            sched.step()
+            total += float(l) * len(idx)
+        history.append({"epoch": epoch + 1, "loss": total / n, "lr": sched.get_last_lr()[0]})
+    return head.cpu().eval(), history
+
+
+@torch.no_grad()
+def evaluate(head: nn.Module, features: np.ndarray, labels: np.ndarray) -> dict:
+    """Top-1 accuracy and mean per-class recall, in percent."""
+    pred = head(torch.as_tensor(features, dtype=torch.float32)).argmax(-1).numpy()
+    labels = np.asarray(labels)
+    correct = pred == labels
+    recalls = [correct[labels == c].mean() for c in np.unique(labels)]
+    return {"acc1": 100.0 * float(correct.mean()), "mean_per_class_recall": 100.0 * float(np.mean(recalls)),
+            "n": int(len(labels))}

@@ -1,0 +1,95 @@
+"""Loading and validating the workflow config and the per-dataset configs.
+
+``config/config.yaml`` is the paper's setup and ``config/datasets/<name>.yaml`` describes one dataset (class names
+in label order, CLIP templates, task type, on-disk format). Both are validated against JSON schemas in ``config/``
+with ``snakemake.utils.validate`` (which also fills in schema defaults); a failure becomes one line naming the file
+and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import SynrecError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_SCHEMA = REPO_ROOT / "config" / "schema.yaml"
+DATASET_SCHEMA = REPO_ROOT / "config" / "dataset.schema.yaml"
+
+
+def _key_path(error) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return path or "<top level>"
+
+
+def validate(data: dict, schema_path: str | Path, source: str) -> dict:
+    """Validate ``data`` (in place, defaults filled) against a JSON schema; raise a one-line SynrecError."""
+    import jsonschema
+    from snakemake.utils import validate as sm_validate
+
+    try:
+        sm_validate(data, str(schema_path), set_default=True)
+    except Exception as exc:  # snakemake wraps jsonschema's error in a multi-line WorkflowError
+        schema = yaml.safe_load(Path(schema_path).read_text())
+        err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+        if err is None:
+            raise SynrecError(f"{source}: invalid ({exc})") from None
+        raise SynrecError(f"{source}: key '{_key_path(err)}': {err.message}") from None
+    return data
+
+
+def read_yaml(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise SynrecError(f"{path}: file not found")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise SynrecError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+
+
+def load_dataset_config(name: str, config_dir: str | Path) -> dict:
+    """Read and validate ``<config_dir>/<name>.yaml``; checks that templates hold ``{c}`` and names are unique."""
+    path = Path(config_dir) / f"{name}.yaml"
+    if not path.is_file():
+        raise SynrecError(f"dataset '{name}': {path} not found (one YAML file per dataset in {config_dir})")
+    cfg = read_yaml(path)
+    if not isinstance(cfg, dict):
+        raise SynrecError(f"{path}: expected a mapping at the top level")
+    validate(cfg, DATASET_SCHEMA, str(path))
+    if cfg["name"] != name:
+        raise SynrecError(f"{path}: key 'name' is '{cfg['name']}' but the file is named '{name}.yaml'")
+    for i, t in enumerate(cfg["templates"]):
+        if "{c}" not in t:
+            raise SynrecError(f"{path}: key 'templates.{i}' must contain '{{c}}' (got {t!r})")
+    if "{}" not in cfg["generation_template"]:
+        raise SynrecError(f"{path}: key 'generation_template' must contain '{{}}'")
+    names = cfg["classnames"]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise SynrecError(f"{path}: key 'classnames' lists '{dup}' twice")
+    disk = cfg.get("disk_classnames")
+    if disk is not None and len(disk) != len(names):
+        raise SynrecError(
+            f"{path}: key 'disk_classnames' has {len(disk)} entries but 'classnames' has {len(names)}"
+        )
+    cfg["_path"] = str(path)
+    return cfg
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """sha256 of the canonical JSON of ``obj`` (sorted keys), truncated: the key of caches and results."""
+    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def config_hash(config: dict) -> str:
+    """Hash of the workflow config, recorded in every result so numbers can be traced to their setup."""
+    return stable_hash({k: v for k, v in config.items() if not k.startswith("_")})

@@ -1,0 +1,217 @@
+"""Readers for the on-disk formats the paper's datasets come in, with the label order checked against the config.
+
+Formats (``format:`` in ``config/datasets/<name>.yaml``):
+
+* ``imagefolder`` - ``<root>/<split>/<class folder>/<image>``; label = position of the folder in ``folders`` (or in
+  the sorted folder list, like torchvision's ImageFolder).
+* ``cifar`` - the CIFAR-10 (``data_batch_*``, ``test_batch``, ``batches.meta``) or CIFAR-100 (``train``, ``test``,
+  ``meta``) python pickle files in ``<root>``, as torchvision downloads them.
+* ``coop_split`` - CoOp's ``split_zhou_<Name>.json`` (keys ``train``/``val``/``test``, each a list of
+  ``[relative image path, label, classname]``) over the image folder ``<root>/<images>``.
+
+Every reader checks the class count and, where the format names its classes, their order against the config's
+``disk_classnames`` (or ``classnames``). A mismatch is a one-line :class:`SynrecError`, never a silent shuffle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import SynrecError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@dataclass
+class Split:
+    """One split of one dataset: images as file paths or as an in-memory uint8 array, and integer labels."""
+
+    dataset: str
+    split: str
+    labels: np.ndarray
+    paths: list[Path] | None = None
+    array: np.ndarray | None = None  # (N, H, W, 3) uint8
+    origin: str = ""  # the file or folder the split was read from, for messages
+    _fingerprint: str | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def image(self, i: int) -> Image.Image:
+        if self.array is not None:
+            return Image.fromarray(self.array[i])
+        path = self.paths[i]
+        try:
+            with Image.open(path) as im:
+                return im.convert("RGB")
+        except FileNotFoundError:
+            raise SynrecError(f"dataset '{self.dataset}': image {path} listed in {self.origin} does not exist") from None
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            raise SynrecError(f"dataset '{self.dataset}': image {path} is corrupt or not an image ({exc})") from None
+
+    def fingerprint(self) -> str:
+        """Identity of the split's content: changes when images are added, removed, resized or relabelled."""
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            h.update(self.labels.astype(np.int64).tobytes())
+            if self.array is not None:
+                h.update(self.array.tobytes())
+            else:
+                for p in self.paths:
+                    st = p.stat() if p.exists() else None
+                    h.update(f"{p.name}:{st.st_size if st else -1}\n".encode())
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
+
+
+def _dataset_root(cfg: dict, data_root: str | Path) -> Path:
+    root = Path(cfg["root"])
+    if not root.is_absolute():
+        root = Path(data_root) / root
+    if not root.is_dir():
+        raise SynrecError(
+            f"dataset '{cfg['name']}': folder {root} does not exist (key 'root' in {cfg.get('_path', 'its config')}"
+            f" and 'data_root' in the workflow config)"
+        )
+    return root
+
+
+def _check_names(cfg: dict, disk_names: list[str], origin: str) -> None:
+    expected = cfg.get("disk_classnames") or cfg["classnames"]
+    if len(disk_names) != len(expected):
+        raise SynrecError(
+            f"dataset '{cfg['name']}': {origin} has {len(disk_names)} classes but {cfg.get('_path')} lists "
+            f"{len(expected)}"
+        )
+    for i, (d, e) in enumerate(zip(disk_names, expected)):
+        if _norm(d) != _norm(e):
+            raise SynrecError(
+                f"dataset '{cfg['name']}': label {i} is '{d}' in {origin} but '{e}' in {cfg.get('_path')} "
+                f"(classnames/disk_classnames must follow the dataset's label order)"
+            )
+
+
+def _check_label_range(cfg: dict, labels: np.ndarray, origin: str) -> None:
+    n = len(cfg["classnames"])
+    if len(labels) and (labels.min() < 0 or labels.max() >= n):
+        raise SynrecError(
+            f"dataset '{cfg['name']}': {origin} has label {int(labels.max())} but {cfg.get('_path')} lists only {n} classes"
+        )
+
+
+def _read_imagefolder(cfg: dict, root: Path, split: str) -> Split:
+    split_dir = root / cfg["splits"].get(split, split)
+    if not split_dir.is_dir():
+        raise SynrecError(f"dataset '{cfg['name']}': split folder {split_dir} does not exist")
+    on_disk = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+    folders = cfg.get("folders") or on_disk
+    missing = [f for f in folders if f not in on_disk]
+    if missing:
+        raise SynrecError(f"dataset '{cfg['name']}': class folder {split_dir / missing[0]} does not exist")
+    if cfg.get("folders") is None:
+        _check_names(cfg, folders, str(split_dir))
+    elif len(folders) != len(cfg["classnames"]):
+        _check_names(cfg, folders, f"key 'folders' of {cfg.get('_path')}")
+    paths, labels = [], []
+    for label, folder in enumerate(folders):
+        for p in sorted((split_dir / folder).iterdir()):
+            if p.suffix.lower() in IMAGE_EXTENSIONS:
+                paths.append(p)
+                labels.append(label)
+    return Split(cfg["name"], split, np.asarray(labels, dtype=np.int64), paths=paths, origin=str(split_dir))
+
+
+def _unpickle(path: Path, dataset: str) -> dict:
+    if not path.is_file():
+        raise SynrecError(f"dataset '{dataset}': CIFAR file {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f, encoding="latin1")
+    except Exception as exc:  # truncated or foreign file
+        raise SynrecError(f"dataset '{dataset}': {path} is not a CIFAR python pickle ({exc})") from None
+
+
+def _read_cifar(cfg: dict, root: Path, split: str) -> Split:
+    name = cfg["name"]
+    if (root / "batches.meta").exists():  # CIFAR-10
+        meta, label_key, names_key = root / "batches.meta", "labels", "label_names"
+        files = [root / f"data_batch_{i}" for i in range(1, 6)] if split == "train" else [root / "test_batch"]
+    elif (root / "meta").exists():  # CIFAR-100
+        meta, label_key, names_key = root / "meta", "fine_labels", "fine_label_names"
+        files = [root / ("train" if split == "train" else "test")]
+    else:
+        raise SynrecError(f"dataset '{name}': {root} holds neither batches.meta (CIFAR-10) nor meta (CIFAR-100)")
+    if split not in ("train", "test"):
+        raise SynrecError(f"dataset '{name}': CIFAR has splits 'train' and 'test', not '{split}'")
+    _check_names(cfg, list(_unpickle(meta, name)[names_key]), str(meta))
+    arrays, labels = [], []
+    for f in files:
+        d = _unpickle(f, name)
+        data = np.asarray(d["data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3072:
+            raise SynrecError(f"dataset '{name}': {f} has data of shape {data.shape}, expected (N, 3072)")
+        arrays.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.extend(d[label_key])
+    labels = np.asarray(labels, dtype=np.int64)
+    _check_label_range(cfg, labels, str(files[0]))
+    return Split(name, split, labels, array=np.ascontiguousarray(np.concatenate(arrays)), origin=str(files[0]))
+
+
+def _read_coop_split(cfg: dict, root: Path, split: str) -> Split:
+    name = cfg["name"]
+    if "split_file" not in cfg:
+        raise SynrecError(f"{cfg.get('_path')}: format 'coop_split' needs key 'split_file'")
+    split_file = root / cfg["split_file"]
+    if not split_file.is_file():
+        raise SynrecError(f"dataset '{name}': split file {split_file} does not exist")
+    try:
+        table = json.loads(split_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise SynrecError(f"dataset '{name}': {split_file} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    key = cfg["splits"].get(split, split)
+    if key not in table:
+        raise SynrecError(f"dataset '{name}': {split_file} has no key '{key}' (has {sorted(table)})")
+    image_dir = root / cfg["images"]
+    paths, labels, names = [], [], {}
+    for row in table[key]:
+        if not (isinstance(row, list) and len(row) == 3):
+            raise SynrecError(f"dataset '{name}': {split_file} key '{key}' holds {row!r}, expected [path, label, classname]")
+        rel, label, cname = row
+        paths.append(image_dir / rel)
+        labels.append(int(label))
+        names.setdefault(int(label), cname)
+    labels = np.asarray(labels, dtype=np.int64)
+    _check_label_range(cfg, labels, str(split_file))
+    expected = cfg.get("disk_classnames") or cfg["classnames"]
+    for label, cname in sorted(names.items()):
+        if _norm(cname) != _norm(expected[label]):
+            raise SynrecError(
+                f"dataset '{name}': label {label} is '{cname}' in {split_file} but '{expected[label]}' in "
+                f"{cfg.get('_path')} (classnames/disk_classnames must follow the dataset's label order)"
+            )
+    return Split(name, split, labels, paths=paths, origin=str(split_file))
+
+
+READERS = {"imagefolder": _read_imagefolder, "cifar": _read_cifar, "coop_split": _read_coop_split}
+
+
+def load_split(cfg: dict, data_root: str | Path, split: str | None = None) -> Split:
+    """Read one split (default: the dataset's ``test_split``) of the dataset described by ``cfg``."""
+    split = split or cfg["test_split"]
+    root = _dataset_root(cfg, data_root)
+    out = READERS[cfg["format"]](cfg, root, split)
+    if len(out) == 0:
+        raise SynrecError(f"dataset '{cfg['name']}': split '{split}' in {out.origin} holds no images")
+    return out

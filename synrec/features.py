@@ -1,0 +1,72 @@
+"""CLIP image features (computed once, cached in an HDF5 feature store) and the zero-shot text classifier.
+
+The cache key of a feature store hashes everything that changes the features: the model identity (name, pretrained
+tag, and a content hash of local weights), the preprocessing pipeline, and the content fingerprint of the images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .config import stable_hash
+from .errors import SynrecError
+
+
+def feature_key(model_ident: dict, preprocess, source_fingerprint: str) -> tuple[str, dict]:
+    parts = {"model": model_ident, "preprocess": repr(preprocess), "images": source_fingerprint}
+    return stable_hash(parts), parts
+
+
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, source, preprocess, indices=None):
+        self.source, self.preprocess = source, preprocess
+        self.indices = np.arange(len(source)) if indices is None else np.asarray(indices)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.preprocess(self.source.image(int(self.indices[i])))
+
+
+def _autocast(device: torch.device, dtype: str):
+    if device.type == "cuda" and dtype != "float32":
+        return torch.autocast("cuda", dtype=getattr(torch, dtype))
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def encode_images(model, preprocess, source, device, batch_size: int = 256, num_workers: int = 0,
+                  dtype: str = "float32", progress: bool = True, desc: str = "features") -> np.ndarray:
+    """Un-normalised image embeddings ``(N, D)`` of every image of ``source`` (a Split or an ImageStore)."""
+    loader = torch.utils.data.DataLoader(_Images(source, preprocess), batch_size=batch_size,
+                                         num_workers=num_workers, shuffle=False)
+    out = []
+    try:
+        for x in tqdm(loader, desc=desc, disable=not progress, unit="batch"):
+            with _autocast(device, dtype):
+                out.append(model.encode_image(x.to(device)).float().cpu())
+    except SynrecError as exc:  # raised inside a worker: keep only the original one-line message
+        found = re.findall(r"SynrecError: (.*?)(?=$)", str(exc))
+        raise SynrecError(found[-1] if found else str(exc)) from None
+    if not out:
+        return np.zeros((0, model.visual.output_dim), np.float32)
+    return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def text_classifier(model, tokenizer, classnames: list[str], templates: list[str], device) -> torch.Tensor:
+    """``(C, D)`` class embeddings: per class, the L2-normalised text embeddings of every template, averaged and
+    re-normalised (CLIP's prompt ensemble, as the paper's code builds its zero-shot head)."""
+    weights = []
+    for name in classnames:
+        tokens = tokenizer([t.replace("{c}", name) for t in templates]).to(device)
+        emb = F.normalize(model.encode_text(tokens).float(), dim=-1).mean(0)
+        weights.append(F.normalize(emb, dim=0))
+    return torch.stack(weights).cpu()

@@ -1,0 +1,135 @@
+"""Load the three models of the study by their ecosystem names or from a local path, offline-capable.
+
+* CLIP through open_clip: ``{model: RN50, pretrained: openai}``, or ``{model: "local-dir:<folder>"}`` (open_clip's
+  own folder format: ``open_clip_config.json`` + weights).
+* The text-to-image generator through diffusers: any ``DiffusionPipeline`` id or folder. GLIDE, the paper's model,
+  is not in diffusers, so the default is a Stable Diffusion checkpoint.
+* The word-to-sentence model through transformers: ``mrm8488/t5-base-finetuned-common_gen`` (the paper code's).
+
+Downloads go through the Hugging Face cache (``HF_HOME``); with ``HF_HUB_OFFLINE=1`` nothing is fetched and a
+missing model is a one-line :class:`SynrecError` naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+
+from .errors import SynrecError
+
+LOCAL_DIR = "local-dir:"
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    return torch.float32 if device.type == "cpu" else getattr(torch, name)
+
+
+def _looks_local(name: str) -> bool:
+    # Hub ids are 'name' or 'org/name'; anything absolute, explicitly relative, or deeper is a path.
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or Path(name).exists()
+
+
+def local_model_path(spec: dict) -> str | None:
+    """The folder or file a model spec points at, if it is a local one (else None: a hub name or tag).
+
+    A relative path with a single '/' reads like a hub id ('org/name'): write it as './dir/name'.
+    """
+    name = spec["model"]
+    if name.startswith(LOCAL_DIR):
+        return name[len(LOCAL_DIR):]
+    if _looks_local(name):
+        return name
+    pre = spec.get("pretrained")
+    if pre and _looks_local(pre):
+        return pre
+    return None
+
+
+def _hub_hint() -> str:
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    home = os.environ.get("HF_HOME", "~/.cache/huggingface")
+    return f"HF_HOME={home}, offline={'yes' if offline else 'no'}"
+
+
+def load_clip(spec: dict, device: torch.device | str = "cpu"):
+    """Return ``(model, preprocess, tokenizer)`` in eval mode on ``device``."""
+    import open_clip
+
+    name, pretrained = spec["model"], spec.get("pretrained")
+    if name.startswith(LOCAL_DIR):
+        folder = Path(name[len(LOCAL_DIR):])
+        if not (folder / "open_clip_config.json").is_file():
+            raise SynrecError(f"CLIP model '{name}': {folder}/open_clip_config.json not found")
+    elif name.replace("/", "-") not in open_clip.list_models():
+        raise SynrecError(f"CLIP model '{name}' is not an open_clip model name (see open_clip.list_models())")
+    elif pretrained and not Path(pretrained).exists() and pretrained not in open_clip.list_pretrained_tags_by_model(
+        name.replace("/", "-")
+    ):
+        raise SynrecError(f"CLIP model '{name}': unknown pretrained tag or file '{pretrained}'")
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=device)
+    except Exception as exc:
+        raise SynrecError(
+            f"CLIP model '{name}' (pretrained '{pretrained}') could not be loaded ({_hub_hint()}): "
+            f"{str(exc).splitlines()[0][:200]}"
+        ) from None
+    model.eval()
+    return model, preprocess, open_clip.get_tokenizer(name)
+
+
+def load_text_to_image(spec: dict, device: torch.device | str = "cpu", img2img: bool = False):
+    """A diffusers pipeline (``StableDiffusionImg2ImgPipeline``-style when ``img2img``) on ``device``."""
+    from diffusers import AutoPipelineForImage2Image, DiffusionPipeline
+
+    device = torch.device(device)
+    cls = AutoPipelineForImage2Image if img2img else DiffusionPipeline
+    try:
+        pipe = cls.from_pretrained(spec["model"], torch_dtype=pick_dtype(spec.get("dtype", "float32"), device))
+    except Exception as exc:
+        raise SynrecError(
+            f"text-to-image model '{spec['model']}' could not be loaded ({_hub_hint()}): "
+            f"{str(exc).splitlines()[0][:200]}"
+        ) from None
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def load_word_to_sentence(spec: dict, device: torch.device | str = "cpu"):
+    """``(tokenizer, model)`` of a transformers seq2seq model (T5 fine-tuned on CommonGen in the paper)."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(spec["model"])
+        model = AutoModelForSeq2SeqLM.from_pretrained(spec["model"])
+    except Exception as exc:
+        raise SynrecError(
+            f"word-to-sentence model '{spec['model']}' could not be loaded ({_hub_hint()}): "
+            f"{str(exc).splitlines()[0][:200]}"
+        ) from None
+    return tok, model.to(device).eval()
+
+
+def model_identity(spec: dict) -> dict:
+    """What identifies a model's weights: its names, plus a content hash when it is a local folder or file."""
+    ident = {"model": spec["model"], "pretrained": spec.get("pretrained")}
+    local = local_model_path(spec)
+    if local and Path(local).exists():
+        h = hashlib.sha256()
+        files = sorted(Path(local).rglob("*")) if Path(local).is_dir() else [Path(local)]
+        for f in files:
+            if f.is_file():
+                h.update(f.name.encode())
+                with open(f, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+        ident["sha256"] = h.hexdigest()[:16]
+    return ident

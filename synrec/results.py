@@ -1,0 +1,50 @@
+"""Result records: one JSON per (dataset, backbone, variant) with the metrics and everything that produced them."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+from . import __version__
+from .config import config_hash
+from .errors import SynrecError
+
+
+def result_record(config: dict, dataset: str, backbone: str, variant: str, metrics: dict, n_train: int,
+                  seed: int, settings: dict | None = None, history: list | None = None) -> dict:
+    models = config["models"]
+    return {
+        "dataset": dataset,
+        "backbone": backbone,
+        "variant": variant,
+        "metrics": metrics,
+        "n_train": int(n_train),
+        "seed": seed,
+        "models": {"clip": models["clip"][backbone], "text_to_image": models["text_to_image"],
+                   "word_to_sentence": models["word_to_sentence"]},
+        "settings": settings or {},
+        "config_hash": config_hash(config),
+        "history": history or [],
+        "synrec_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def check_same_model(*pairs) -> None:
+    """``check_same_model(path_a, key_parts_a, path_b, key_parts_b, head_path, head_model)``: features and head must
+    come from the same CLIP weights and preprocessing, or the tuned head would be meaningless."""
+    a_path, a, b_path, b, head_path, head_model = pairs
+    if a["model"] != b["model"] or a["preprocess"] != b["preprocess"]:
+        raise SynrecError(f"{a_path} and {b_path} were computed with different CLIP models or preprocessing")
+    if a["model"] != head_model:
+        raise SynrecError(f"{head_path} was built from another CLIP model than {a_path}")
+
+
+def load_accuracies(paths) -> dict:
+    """``{(dataset, backbone, variant): acc1}`` from result JSONs."""
+    acc = {}
+    for p in paths:
+        r = json.loads(Path(p).read_text())
+        acc[(r["dataset"], r["backbone"], r["variant"])] = float(r["metrics"]["acc1"])
+    return acc

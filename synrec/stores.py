@@ -1,0 +1,196 @@
+"""HDF5 stores: synthetic image shards, merged image stores, and cached feature stores.
+
+Image store (one per (dataset, strategy); shards have the same layout for a subset of classes)::
+
+    images   vlen uint8   PNG-encoded bytes, one row per image (lossless, like the paper's PNG files)
+    labels   int64        class index in the dataset's label order
+    prompts  str          the exact prompt the image was generated from
+    seeds    int64        the seed of that image's initial noise
+    attrs    dataset, strategy, classnames (JSON), generation (JSON of the settings), fingerprint
+
+Feature store (one per (dataset, source, backbone))::
+
+    features float32 (N, D)   un-normalised CLIP image embeddings
+    labels   int64   (N,)
+    attrs    key (hash of everything that changes the features), key_parts (JSON)
+
+``fingerprint`` is a content hash of an image store; a feature store's ``key`` includes the fingerprint of its
+images, the model identity and the preprocessing, and :func:`read_features` refuses a store whose key differs from
+the expected one - the paper code's cache (keyed by dataset class name only) silently reused stale features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+from PIL import Image
+
+from .atomic import atomic_path
+from .errors import SynrecError
+
+_VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
+_STR = h5py.string_dtype("utf-8")
+
+
+def encode_png(img: np.ndarray) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", compress_level=1)
+    return np.frombuffer(buf.getvalue(), dtype=np.uint8)
+
+
+def decode_png(data: np.ndarray) -> Image.Image:
+    return Image.open(io.BytesIO(data.tobytes())).convert("RGB")
+
+
+class ShardWriter:
+    """Append generated images to a shard, resumably.
+
+    Rows go to ``<path>.partial.h5`` and are flushed after every batch; a rerun with the same settings continues
+    from the rows already there (``n_done``). :meth:`finish` renames the partial file onto ``path``.
+    """
+
+    def __init__(self, path: str | Path, settings: dict):
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial.h5")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        blob = json.dumps(settings, sort_keys=True)
+        if self.partial.exists():
+            try:
+                with h5py.File(self.partial, "r") as f:
+                    same = f.attrs.get("settings") == blob
+            except OSError:  # truncated by a kill during a write
+                same = False
+            if not same:
+                self.partial.unlink()
+        fresh = not self.partial.exists()
+        self.f = h5py.File(self.partial, "a")
+        if fresh:
+            self.f.attrs["settings"] = blob
+            for name, dtype in (("images", _VLEN_U8), ("labels", "int64"), ("prompts", _STR), ("seeds", "int64")):
+                self.f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(64,))
+        for k, v in settings.items():
+            self.f.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else v
+
+    @property
+    def n_done(self) -> int:
+        return int(self.f["labels"].shape[0])
+
+    def append(self, images: list[np.ndarray], labels, prompts, seeds) -> None:
+        n0, k = self.n_done, len(images)
+        for name in ("images", "labels", "prompts", "seeds"):
+            self.f[name].resize((n0 + k,))
+        self.f["images"][n0:] = np.array([encode_png(im) for im in images] + [None], dtype=object)[:-1]
+        self.f["labels"][n0:] = np.asarray(labels, dtype=np.int64)
+        self.f["prompts"][n0:] = list(prompts)
+        self.f["seeds"][n0:] = np.asarray(seeds, dtype=np.int64)
+        self.f.flush()
+
+    def finish(self) -> Path:
+        self.f.close()
+        os.replace(self.partial, self.path)
+        return self.path
+
+    def close(self) -> None:
+        if self.f.id.valid:
+            self.f.close()
+
+
+def _fingerprint_rows(f: h5py.File, block: int = 1024) -> str:
+    h = hashlib.sha256()
+    h.update(f["labels"][:].tobytes())
+    h.update(f["seeds"][:].tobytes())
+    n = f["labels"].shape[0]
+    for a in range(0, n, block):
+        for row in f["images"][a : a + block]:
+            h.update(row.tobytes())
+    return h.hexdigest()[:16]
+
+
+def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: int = 1024) -> str:
+    """Concatenate shards (in the order given) into one image store, streaming ``block`` rows at a time so a
+    1,000-class store never sits in memory; returns the store's fingerprint."""
+    sizes = []
+    for s in shards:
+        with h5py.File(s, "r") as src:
+            sizes.append(int(src["labels"].shape[0]))
+    n = sum(sizes)
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
+        chunks = (min(64, n),) if n else None
+        for name, dtype in (("images", _VLEN_U8), ("labels", "int64"), ("prompts", _STR), ("seeds", "int64")):
+            dst.create_dataset(name, shape=(n,), dtype=dtype, chunks=chunks)
+        pos = 0
+        for s, size in zip(shards, sizes):
+            with h5py.File(s, "r") as src:
+                for a in range(0, size, block):
+                    b = min(size, a + block)
+                    for name in ("images", "labels", "prompts", "seeds"):
+                        dst[name][pos + a : pos + b] = src[name][a:b]
+            pos += size
+        for k, v in attrs.items():
+            dst.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else v
+        dst.attrs["fingerprint"] = fp = _fingerprint_rows(dst)
+    return fp
+
+
+class ImageStore:
+    """Read access to an image store (or shard) by index; opens lazily so it survives DataLoader forking."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise SynrecError(f"image store {self.path} does not exist")
+        with h5py.File(self.path, "r") as f:
+            if "images" not in f or "labels" not in f:
+                raise SynrecError(f"image store {self.path} lacks the 'images'/'labels' datasets")
+            self.labels = f["labels"][:]
+            self.attrs = {k: f.attrs[k] for k in f.attrs}
+        self._f = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def fingerprint(self) -> str:
+        fp = self.attrs.get("fingerprint")
+        if fp is None:
+            with h5py.File(self.path, "r") as f:
+                fp = _fingerprint_rows(f)
+        return str(fp)
+
+    def image(self, i: int) -> Image.Image:
+        if self._f is None:
+            self._f = h5py.File(self.path, "r")
+        return decode_png(self._f["images"][i])
+
+    def prompts(self) -> list[str]:
+        with h5py.File(self.path, "r") as f:
+            return [p.decode() if isinstance(p, bytes) else p for p in f["prompts"][:]]
+
+
+def write_features(path: str | Path, features: np.ndarray, labels: np.ndarray, key: str, key_parts: dict) -> None:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("features", data=features.astype(np.float32))
+        f.create_dataset("labels", data=labels.astype(np.int64))
+        f.attrs["key"] = key
+        f.attrs["key_parts"] = json.dumps(key_parts, sort_keys=True)
+
+
+def read_features(path: str | Path, expected_key: str | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``(features, labels, key_parts)``; raises if the store was computed for something else."""
+    path = Path(path)
+    if not path.is_file():
+        raise SynrecError(f"feature store {path} does not exist")
+    with h5py.File(path, "r") as f:
+        key = f.attrs.get("key")
+        parts = json.loads(f.attrs.get("key_parts", "{}"))
+        if expected_key is not None and key != expected_key:
+            raise SynrecError(
+                f"feature store {path} was computed for another model/images/preprocessing (key {key}, expected "
+                f"{expected_key}); delete it to recompute"
+            )
+        return f["features"][:], f["labels"][:], parts
