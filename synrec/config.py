@@ -71,10 +71,7 @@ def load_dataset_config(name: str, config_dir: str | Path) -> dict:
             raise SynrecError(f"{path}: key 'templates.{i}' must contain '{{c}}' (got {t!r})")
     if "{}" not in cfg["generation_template"]:
         raise SynrecError(f"{path}: key 'generation_template' must contain '{{}}'")
-    names = cfg["classnames"]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise SynrecError(f"{path}: key 'classnames' lists '{dup}' twice")
+    names = cfg["classnames"]  # repeats are legal: CLIP's ImageNet names have 'missile' twice
     disk = cfg.get("disk_classnames")
     if disk is not None and len(disk) != len(names):
         raise SynrecError(

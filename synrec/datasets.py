@@ -95,6 +95,8 @@ def _check_names(cfg: dict, disk_names: list[str], origin: str) -> None:
             f"dataset '{cfg['name']}': {origin} has {len(disk_names)} classes but {cfg.get('_path')} lists "
             f"{len(expected)}"
         )
+    if not cfg.get("check_names", True):
+        return
     for i, (d, e) in enumerate(zip(disk_names, expected)):
         if _norm(d) != _norm(e):
             raise SynrecError(
@@ -124,12 +126,13 @@ def _read_imagefolder(cfg: dict, root: Path, split: str) -> Split:
         _check_names(cfg, folders, str(split_dir))
     elif len(folders) != len(cfg["classnames"]):
         _check_names(cfg, folders, f"key 'folders' of {cfg.get('_path')}")
+    start, stop = (cfg.get("per_class_slice") or {}).get(split, (None, None))
     paths, labels = [], []
     for label, folder in enumerate(folders):
-        for p in sorted((split_dir / folder).iterdir()):
-            if p.suffix.lower() in IMAGE_EXTENSIONS:
-                paths.append(p)
-                labels.append(label)
+        files = [p for p in sorted((split_dir / folder).iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS]
+        for p in files[start:stop]:
+            paths.append(p)
+            labels.append(label)
     return Split(cfg["name"], split, np.asarray(labels, dtype=np.int64), paths=paths, origin=str(split_dir))
 
 
@@ -195,7 +198,7 @@ def _read_coop_split(cfg: dict, root: Path, split: str) -> Split:
     labels = np.asarray(labels, dtype=np.int64)
     _check_label_range(cfg, labels, str(split_file))
     expected = cfg.get("disk_classnames") or cfg["classnames"]
-    for label, cname in sorted(names.items()):
+    for label, cname in sorted(names.items()) if cfg.get("check_names", True) else ():
         if _norm(cname) != _norm(expected[label]):
             raise SynrecError(
                 f"dataset '{name}': label {label} is '{cname}' in {split_file} but '{expected[label]}' in "

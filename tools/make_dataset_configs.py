@@ -1,0 +1,141 @@
+"""Write config/datasets/<name>.yaml for the 17 datasets of the paper's Table 1.
+
+Class names and CLIP templates come from well-kept packages where one ships them, else from the transcribed lists
+in tools/classnames/ (sources in its README). Every file records its sources. Run once when a source changes:
+
+    pip download --no-deps -d /tmp/cb clip-benchmark && cd /tmp/cb && python -m zipfile -e clip_benchmark-*.whl x
+    python tools/make_dataset_configs.py --clip-benchmark /tmp/cb/x/clip_benchmark/datasets
+
+The generated files are committed; the workflow never runs this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import open_clip
+import timm
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+LISTS = Path(__file__).resolve().parent / "classnames"
+TIMM_INFO = Path(timm.__file__).parent / "data" / "_info"
+CLIP_PROMPTS = "OpenAI CLIP data/prompts.md (tools/classnames/{})"
+
+
+def lines(name: str) -> list[str]:
+    return [l for l in (LISTS / f"{name}.txt").read_text().splitlines() if l.strip()]
+
+
+def timm_lines(name: str) -> list[str]:
+    return (TIMM_INFO / name).read_text().split()
+
+
+# CoOp's Caltech101 (100 classes) names its classes after the folders; CLIP renamed a few.
+CALTECH101_FOLDER = {"off-center face": "face", "side of a car": "car_side", "body of a cougar cat": "cougar_body",
+                     "face of a cougar cat": "cougar_face", "head of a crocodile": "crocodile_head",
+                     "head of a flamingo": "flamingo_head", "snoopy (cartoon beagle)": "snoopy",
+                     "yin and yang symbol": "yin_yang"}
+EUROSAT_COOP = ["Annual Crop Land", "Forest", "Herbaceous Vegetation Land", "Highway or Road", "Industrial Buildings",
+                "Pasture Land", "Permanent Crop Land", "Residential Buildings", "River", "Sea or Lake"]
+
+
+def build(cb_dir: Path) -> dict[str, dict]:
+    cb_names = json.loads((cb_dir / "en_classnames.json").read_text())
+    cb_tpl = json.loads((cb_dir / "en_zeroshot_classification_templates.json").read_text())
+    cb = "clip-benchmark en_classnames.json[{}]"
+    cbt = "clip-benchmark en_zeroshot_classification_templates.json[{}]"
+    imagenet = list(open_clip.IMAGENET_CLASSNAMES)
+    imagenet_tpl = [t("{c}") for t in open_clip.SIMPLE_IMAGENET_TEMPLATES]
+    in_src = "open_clip.IMAGENET_CLASSNAMES (CLIP's ImageNet names)"
+    in_tpl_src = "open_clip.SIMPLE_IMAGENET_TEMPLATES (CLIP's 7 selected ImageNet templates, as the paper code)"
+    wnids = timm_lines("imagenet_synsets.txt")
+    r_idx = [int(i) for i in timm_lines("imagenet_r_indices.txt")]
+    caltech101 = [re.sub(r"\s+", " ", c) for c in cb_names["caltech101"] if c not in ("background", "centered face")]
+    cal256 = lines("caltech256")
+    cub = lines("cub")
+    d = {}
+
+    def add(name, title, task, fmt, root, classnames, cn_src, templates, t_src, **kw):
+        d[name] = {"name": name, "title": title, "task": task, "format": fmt, "root": root, **kw,
+                   "classnames": classnames, "classnames_source": cn_src, "templates": templates,
+                   "templates_source": t_src}
+        d[name].setdefault("generation_template", "a photo of {}")
+
+    add("cifar10", "CIFAR-10", "o", "cifar", "cifar-10-batches-py", lines("cifar10"), CLIP_PROMPTS.format("cifar10"),
+        cb_tpl["cifar10"], cbt.format("cifar10"))
+    add("cifar100", "CIFAR-100", "o", "cifar", "cifar-100-python", lines("cifar100"), CLIP_PROMPTS.format("cifar100"),
+        cb_tpl["cifar100"], cbt.format("cifar100"))
+    add("caltech101", "Caltech101", "o", "coop_split", "caltech-101", caltech101,
+        cb.format("caltech101") + " without 'background' and 'centered face' (CoOp's 100 classes)",
+        cb_tpl["caltech101"], cbt.format("caltech101"), images="101_ObjectCategories",
+        split_file="split_zhou_Caltech101.json", disk_classnames=[CALTECH101_FOLDER.get(c, c) for c in caltech101])
+    add("caltech256", "Caltech256", "o", "imagefolder", "256_ObjectCategories",
+        [re.sub(r"-101$", "", c).replace("-", " ") for c in cal256], "Caltech-256 folder names (tools/classnames)",
+        ["a photo of a {c}."], "simple template", splits={"train": ".", "test": "."},
+        per_class_slice={"train": [0, 60], "test": [60, None]},
+        disk_classnames=[f"{i + 1:03d}.{c}" for i, c in enumerate(cal256)])
+    add("imagenet", "ImageNet", "o", "imagefolder", "imagenet/images", imagenet, in_src, imagenet_tpl, in_tpl_src,
+        splits={"train": "train", "test": "val"}, folders=wnids)
+    add("sun397", "SUN397", "s", "coop_split", "sun397", lines("sun397"), CLIP_PROMPTS.format("sun397"),
+        cb_tpl["sun397"], cbt.format("sun397"), images="SUN397", split_file="split_zhou_SUN397.json",
+        check_names=False)
+    add("aircraft", "Aircraft", "f", "imagefolder", "fgvc_aircraft_folders", lines("fgvc_aircraft"),
+        CLIP_PROMPTS.format("fgvc_aircraft"), cb_tpl["fgvc_aircraft"], cbt.format("fgvc_aircraft"),
+        splits={"train": "train", "test": "test"}, check_names=False,
+        generation_template="a photo of {}, a type of aircraft")
+    add("birdsnap", "Birdsnap", "f", "imagefolder", "birdsnap", lines("birdsnap"), CLIP_PROMPTS.format("birdsnap"),
+        ["a photo of a {c}, a type of bird."], "OpenAI CLIP data/prompts.md", splits={"train": "train", "test": "test"},
+        generation_template="a photo of {}, a type of bird")
+    add("cars", "Cars", "f", "coop_split", "stanford_cars", lines("stanford_cars"),
+        CLIP_PROMPTS.format("stanford_cars"), cb_tpl["cars"], cbt.format("cars"), images=".",
+        split_file="split_zhou_StanfordCars.json")
+    add("cub", "CUB", "f", "imagefolder", "CUB_200_2011", cub, "CUB-200-2011 classes.txt (tools/classnames/cub)",
+        ["a photo of a {c}, a type of bird."], "the paper code's birds_template",
+        splits={"train": "train", "test": "test"},
+        disk_classnames=[f"{i + 1:03d}.{c.replace(' ', '_')}" for i, c in enumerate(cub)],
+        generation_template="a photo of {}, a type of bird")
+    add("flowers", "Flower", "f", "coop_split", "oxford_flowers", cb_names["flowers"], cb.format("flowers"),
+        cb_tpl["flowers"], cbt.format("flowers"), images="jpg", split_file="split_zhou_OxfordFlowers.json",
+        generation_template="a photo of {}, a type of flower")
+    add("food101", "Food", "f", "coop_split", "food-101", lines("food101"), CLIP_PROMPTS.format("food101"),
+        cb_tpl["food101"], cbt.format("food101"), images="images", split_file="split_zhou_Food101.json",
+        generation_template="a photo of {}, a type of food")
+    add("pets", "Pets", "f", "coop_split", "oxford_pets", cb_names["pets"], cb.format("pets"), cb_tpl["pets"],
+        cbt.format("pets"), images="images", split_file="split_zhou_OxfordPets.json",
+        generation_template="a photo of {}, a type of pet")
+    add("dtd", "DTD", "t", "coop_split", "dtd", lines("dtd"), CLIP_PROMPTS.format("dtd"), cb_tpl["dtd"],
+        cbt.format("dtd"), images="images", split_file="split_zhou_DescribableTextures.json",
+        generation_template="a photo of {} texture")
+    add("eurosat", "EuroSAT", "si", "coop_split", "eurosat", cb_names["eurosat"], cb.format("eurosat"),
+        ["a centered satellite photo of {c}."], "the paper code's eurosat_template", images="2750",
+        split_file="split_zhou_EuroSAT.json", disk_classnames=EUROSAT_COOP,
+        generation_template="a centered satellite photo of {}")
+    add("imagenet_sketch", "ImageNet-Sketch", "r", "imagefolder", "imagenet-sketch", imagenet, in_src, imagenet_tpl,
+        in_tpl_src, splits={"test": "sketch"}, folders=wnids)
+    add("imagenet_r", "ImageNet-R", "r", "imagefolder", "imagenet-r", [imagenet[i] for i in r_idx],
+        in_src + " at timm's imagenet_r_indices", imagenet_tpl, in_tpl_src, splits={"test": "."},
+        folders=timm_lines("imagenet_r_synsets.txt"))
+    return d
+
+
+HEADER = ("# Generated by tools/make_dataset_configs.py (sources below); edit the generator or override here.\n"
+          "# Keys are documented in config/dataset.schema.yaml.\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clip-benchmark", type=Path, required=True, help="clip_benchmark/datasets folder")
+    ap.add_argument("--out", type=Path, default=ROOT / "config" / "datasets")
+    args = ap.parse_args()
+    for name, cfg in build(args.clip_benchmark).items():
+        text = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, width=120)
+        (args.out / f"{name}.yaml").write_text(HEADER + text)
+        print(f"{name}: {len(cfg['classnames'])} classes, {len(cfg['templates'])} templates")
+
+
+if __name__ == "__main__":
+    main()
