@@ -1,12 +1,6 @@
 # CLIP image features, once per (dataset, source, backbone), and the zero-shot text classifier per backbone.
 
 
-def feature_images(w):
-    if w.source == "test":
-        return dataset_dir(w.dataset)
-    return f"{W}/{w.dataset}/synthetic/{w.source[len('syn-'):]}/images.h5"
-
-
 rule features:
     input:
         images=feature_images,
@@ -20,6 +14,8 @@ rule features:
         features=config["features"],
         device=config["device"],
     threads: max(1, config["features"]["num_workers"])
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("features", "{dataset}-{backbone}-{source}"),
     script:
@@ -35,6 +31,8 @@ rule text_head:
         dataset=lambda w: DATASETS[w.dataset],
         model=lambda w: clip_spec(w.backbone),
         device=config["device"],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("text_head", "{dataset}-{backbone}"),
     script:

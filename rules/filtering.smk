@@ -12,6 +12,8 @@ rule clip_filter:
     params:
         clip_filter=config["clip_filter"],
         seed=config["seed"],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("clip_filter", "{dataset}-{strategy}"),
     script:

@@ -2,11 +2,6 @@
 # image store per (dataset, strategy).
 
 
-def generation_chunks(dataset):
-    n = n_chunks(len(DATASETS[dataset]["classnames"]), config["generation"]["classes_per_job"])
-    return [f"{i:05d}" for i in range(n)]
-
-
 rule generate:
     input:
         prompts=f"{W}/{{dataset}}/prompts/{{strategy}}.json",
@@ -18,6 +13,8 @@ rule generate:
         model=config["models"]["text_to_image"],
         seed=config["seed"],
         device=config["device"],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("generate", "{dataset}-{strategy}-{chunk}"),
     script:
@@ -33,6 +30,8 @@ rule merge_images:
         f"{W}/{{dataset}}/synthetic/{{strategy}}/images.h5",
     params:
         dataset=lambda w: DATASETS[w.dataset],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("merge_images", "{dataset}-{strategy}"),
     script:

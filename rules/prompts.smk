@@ -12,6 +12,8 @@ rule prompts:
         model=config["models"]["word_to_sentence"],
         seed=config["seed"],
         device=config["device"],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("prompts", "{dataset}-{strategy}"),
     script:

@@ -11,6 +11,8 @@ rule tiny_model:
     params:
         words=sorted({w for d in DATASETS.values() for c in d["classnames"] for w in c.lower().split()}),
         seed=config["seed"],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("tiny_model", "{kind}"),
     script:
@@ -26,6 +28,8 @@ rule demo_dataset:
         dataset=lambda w: DATASETS[DEMO_ROOTS[w.demo_root]],
         demo=DEMO,
         seed=config["seed"],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("demo_dataset", "{demo_root}"),
     script:

@@ -14,6 +14,8 @@ rule table1:
         datasets=[DATASETS[d] for d in DATASETS],
         backbones=BACKBONES,
         variant=VARIANT,
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("table1", "table1"),
     script:
@@ -30,6 +32,8 @@ rule table2:
     params:
         datasets=[DATASETS[d] for d in TABLE2_DATASETS],
         backbone=config["table2"]["backbone"],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("table2", "table2"),
     script:

@@ -1,18 +1,6 @@
 # Classifier tuning (CT) on synthetic features, and zero-shot CLIP, each evaluated on the real test split.
 
 
-def ct_inputs(w):
-    strategy = w.data.split("+")[0]
-    inputs = {
-        "train": f"{W}/{w.dataset}/features/{w.backbone}/syn-{strategy}.h5",
-        "test": f"{W}/{w.dataset}/features/{w.backbone}/test.h5",
-        "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
-    }
-    if w.data.endswith("+CF"):
-        inputs["keep"] = f"{W}/{w.dataset}/synthetic/{strategy}/cf.h5"
-    return inputs
-
-
 rule classifier_tuning:
     input:
         unpack(ct_inputs),
@@ -24,6 +12,8 @@ rule classifier_tuning:
         models=config["models"],
         seed=config["seed"],
         device=config["device"],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("classifier_tuning", "{dataset}-{backbone}-{data}-{loss}"),
     script:
@@ -39,6 +29,8 @@ rule zeroshot_clip:
     params:
         models=config["models"],
         seed=config["seed"],
+    conda:
+        "../envs/synrec.yaml"
     log:
         log_path("zeroshot_clip", "{dataset}-{backbone}"),
     script:

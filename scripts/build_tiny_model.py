@@ -1,4 +1,5 @@
 """Rule tiny_model: build one tiny random-weight model (demo/tests) in its library's own save format."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 from synrec import tiny
 from synrec.runlog import rule_log
 

@@ -1,4 +1,5 @@
 """Rule classifier_tuning: CT on synthetic features (optionally CLIP-filtered), CE or SCE -> result JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 import h5py
 import torch
 

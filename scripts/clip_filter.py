@@ -1,4 +1,5 @@
 """Rule clip_filter: confidence of every synthetic image under zero-shot CLIP -> indices kept (HDF5)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 import h5py
 import torch
 

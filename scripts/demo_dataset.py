@@ -1,4 +1,5 @@
 """Rule demo_dataset: write a made-up dataset in the on-disk format its config names."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 from synrec import demo_data
 from synrec.runlog import rule_log
 

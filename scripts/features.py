@@ -1,4 +1,5 @@
 """Rule features: CLIP image features of the real test split or a synthetic image store -> HDF5 feature store."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 import torch
 
 from synrec.datasets import load_split

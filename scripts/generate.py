@@ -1,4 +1,5 @@
 """Rule generate: synthetic images for one group of classes -> HDF5 shard (resumable)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
 
 from synrec.generation import chunk_classes, generate_shard, plan_images

@@ -1,4 +1,5 @@
 """Rule merge_images: per-class shards -> one HDF5 image store per (dataset, strategy)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 from synrec.stores import merge_shards
 from synrec.runlog import rule_log
 

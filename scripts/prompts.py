@@ -1,4 +1,5 @@
 """Rule prompts: B or LE prompts for every class of one dataset -> JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 from synrec import prompts
 from synrec.atomic import write_json
 from synrec.models import load_word_to_sentence, model_identity, pick_device

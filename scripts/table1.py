@@ -1,4 +1,5 @@
 """Rule table1: results/table1.csv (+ .md) in the shape of the paper's Table 1."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 from synrec.results import load_accuracies
 from synrec.tables import table1_rows, write_table
 from synrec.runlog import rule_log

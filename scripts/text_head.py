@@ -1,4 +1,5 @@
 """Rule text_head: zero-shot classifier (template-ensembled class text embeddings) for one dataset and backbone."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 import torch
 
 from synrec.atomic import atomic_path

@@ -1,4 +1,5 @@
 """Rule zeroshot_clip: zero-shot CLIP (the untuned head) on the real test split -> result JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 import torch
 
 from synrec.classifier_tuning import ClassifierHead, evaluate

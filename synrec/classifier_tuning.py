@@ -74,7 +74,7 @@ def train_ct(features: np.ndarray, labels: np.ndarray, class_emb: torch.Tensor, 
                 nn.utils.clip_grad_norm_(head.parameters(), ct_cfg["grad_clip"])
             opt.step()
             sched.step()
-            total += float(l) * len(idx)
+            total += float(l.detach()) * len(idx)
         history.append({"epoch": epoch + 1, "loss": total / n, "lr": sched.get_last_lr()[0]})
     return head.cpu().eval(), history
 

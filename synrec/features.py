@@ -45,6 +45,7 @@ def _autocast(device: torch.device, dtype: str):
 def encode_images(model, preprocess, source, device, batch_size: int = 256, num_workers: int = 0,
                   dtype: str = "float32", progress: bool = True, desc: str = "features") -> np.ndarray:
     """Un-normalised image embeddings ``(N, D)`` of every image of ``source`` (a Split or an ImageStore)."""
+    device = torch.device(device)
     loader = torch.utils.data.DataLoader(_Images(source, preprocess), batch_size=batch_size,
                                          num_workers=num_workers, shuffle=False)
     out = []

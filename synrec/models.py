@@ -93,7 +93,7 @@ def load_text_to_image(spec: dict, device: torch.device | str = "cpu", img2img: 
     device = torch.device(device)
     cls = AutoPipelineForImage2Image if img2img else DiffusionPipeline
     try:
-        pipe = cls.from_pretrained(spec["model"], torch_dtype=pick_dtype(spec.get("dtype", "float32"), device))
+        pipe = cls.from_pretrained(spec["model"], dtype=pick_dtype(spec.get("dtype", "float32"), device))
     except Exception as exc:
         raise SynrecError(
             f"text-to-image model '{spec['model']}' could not be loaded ({_hub_hint()}): "

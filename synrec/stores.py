@@ -38,6 +38,18 @@ _VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
 _STR = h5py.string_dtype("utf-8")
 
 
+def _write_vlen(ds, start: int, rows) -> None:
+    """Write byte rows to a vlen dataset. Built as a 1-D object array (numpy would stack equal-length rows into a
+    2-D array), and one at a time for a single row, which h5py cannot broadcast from a length-1 object array."""
+    if len(rows) == 1:
+        ds[start] = rows[0]
+        return
+    out = np.empty(len(rows), dtype=object)
+    for i, r in enumerate(rows):
+        out[i] = r
+    ds[start : start + len(rows)] = out
+
+
 def encode_png(img: np.ndarray) -> np.ndarray:
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG", compress_level=1)
@@ -85,7 +97,7 @@ class ShardWriter:
         n0, k = self.n_done, len(images)
         for name in ("images", "labels", "prompts", "seeds"):
             self.f[name].resize((n0 + k,))
-        self.f["images"][n0:] = np.array([encode_png(im) for im in images] + [None], dtype=object)[:-1]
+        _write_vlen(self.f["images"], n0, [encode_png(im) for im in images])
         self.f["labels"][n0:] = np.asarray(labels, dtype=np.int64)
         self.f["prompts"][n0:] = list(prompts)
         self.f["seeds"][n0:] = np.asarray(seeds, dtype=np.int64)
@@ -129,7 +141,8 @@ def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: 
             with h5py.File(s, "r") as src:
                 for a in range(0, size, block):
                     b = min(size, a + block)
-                    for name in ("images", "labels", "prompts", "seeds"):
+                    _write_vlen(dst["images"], pos + a, list(src["images"][a:b]))
+                    for name in ("labels", "prompts", "seeds"):
                         dst[name][pos + a : pos + b] = src[name][a:b]
             pos += size
         for k, v in attrs.items():

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synrec.config import CONFIG_SCHEMA, load_dataset_config, stable_hash, validate
+from synrec.errors import SynrecError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def paper_config():
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def test_paper_config_is_valid_and_defaults_are_filled():
+    cfg = validate(paper_config(), CONFIG_SCHEMA, "config.yaml")
+    assert cfg["ct"] == {"epochs": 30, "lr": 0.002, "weight_decay": 0.1, "batch_size": 512, "warmup_steps": 0,
+                         "grad_clip": 1.0}
+    assert cfg["sce"] == {"weight": 0.5, "temperature": 2.0}
+    assert cfg["clip_filter"] == {"backbone": "RN50", "threshold": None, "budget": 800}
+    assert cfg["le"]["max_rounds"] == 4  # a default from the schema
+    assert cfg["models"]["word_to_sentence"]["model"] == "mrm8488/t5-base-finetuned-common_gen"
+    assert cfg["models"]["clip"]["RN50"] == {"model": "RN50", "pretrained": "openai", "dtype": "float16"}
+    assert len(cfg["datasets"]) == 17
+
+
+def test_all_seventeen_dataset_configs_load_with_the_papers_class_counts():
+    expected = {"cifar10": 10, "cifar100": 100, "caltech101": 100, "caltech256": 257, "imagenet": 1000,
+                "sun397": 397, "aircraft": 100, "birdsnap": 500, "cars": 196, "cub": 200, "flowers": 102,
+                "food101": 101, "pets": 37, "dtd": 47, "eurosat": 10, "imagenet_sketch": 1000, "imagenet_r": 200}
+    tasks = {}
+    for name in paper_config()["datasets"]:
+        cfg = load_dataset_config(name, REPO / "config" / "datasets")
+        assert len(cfg["classnames"]) == expected[name], name
+        assert cfg["classnames_source"] and cfg["templates_source"]
+        tasks[name] = cfg["task"]
+    assert tasks["eurosat"] == "si" and tasks["dtd"] == "t" and tasks["sun397"] == "s" and tasks["imagenet_r"] == "r"
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"ct": {"lr": "fast"}}, "key 'ct.lr': 'fast' is not of type 'number'"),
+        ({"datasets": []}, "key 'datasets'"),
+        ({"typo_key": 1}, "'typo_key' was unexpected"),
+        ({"sce": {"weight": 2}}, "key 'sce.weight': 2 is greater than the maximum of 1"),
+    ],
+)
+def test_malformed_config_is_one_line_naming_the_key(patch, message):
+    cfg = paper_config()
+    for k, v in patch.items():
+        cfg[k] = v
+    with pytest.raises(SynrecError) as e:
+        validate(cfg, CONFIG_SCHEMA, "config.yaml")
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert str(e.value).startswith("config.yaml: ")
+
+
+def test_dataset_config_errors_name_the_file_and_key(tmp_path):
+    good = yaml.safe_load((REPO / "config" / "datasets" / "demo_shapes.yaml").read_text())
+    with pytest.raises(SynrecError, match="not found"):
+        load_dataset_config("nope", tmp_path)
+    (tmp_path / "bad.yaml").write_text("name: bad\ntitle: [unclosed\n")
+    with pytest.raises(SynrecError, match=r"bad.yaml: not valid YAML \(line"):
+        load_dataset_config("bad", tmp_path)
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump({**good, "name": "t", "templates": ["a photo of a {}."]}))
+    with pytest.raises(SynrecError, match=r"t.yaml: key 'templates.0' must contain '\{c\}'"):
+        load_dataset_config("t", tmp_path)
+    (tmp_path / "u.yaml").write_text(yaml.safe_dump({**good, "name": "u", "format": "zip"}))
+    with pytest.raises(SynrecError, match=r"u.yaml: key 'format': 'zip' is not one of"):
+        load_dataset_config("u", tmp_path)
+    (tmp_path / "v.yaml").write_text(yaml.safe_dump({**good, "name": "w"}))
+    with pytest.raises(SynrecError, match="key 'name' is 'w' but the file is named 'v.yaml'"):
+        load_dataset_config("v", tmp_path)
+
+
+def test_conda_env_pins_match_requirements():
+    req = {l for l in (REPO / "envs" / "requirements.txt").read_text().splitlines() if l and not l.startswith("#")}
+    env = yaml.safe_load((REPO / "envs" / "synrec.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert set(pip) == req
+    assert "torch==2.14.1" in req and "torchvision==0.29.1" in req
+
+
+def test_stable_hash_is_order_independent_and_sensitive():
+    assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
+    assert stable_hash({"a": 1}) != stable_hash({"a": 2})

@@ -1,0 +1,109 @@
+import json
+
+import numpy as np
+import pytest
+
+from synrec import demo_data
+from synrec.datasets import load_split
+from synrec.errors import SynrecError
+
+from conftest import SHAPES, dataset_cfg
+
+COUNTS = {"train": 3, "test": 2}
+
+
+def test_coop_split_reads_labels_paths_and_images(tmp_path):
+    demo_data.write_coop_split(tmp_path / "ds", SHAPES, COUNTS, "split_zhou_T.json", images="images")
+    cfg = dataset_cfg("coop_split", images="images", split_file="split_zhou_T.json")
+    split = load_split(cfg, tmp_path, "test")
+    assert len(split) == 8 and split.labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    img = split.image(5)
+    assert img.mode == "RGB" and img.size == (32, 32)
+    train = load_split(cfg, tmp_path, "train")
+    assert len(train) == 12 and train.fingerprint() != split.fingerprint()
+
+
+def test_cifar10_and_cifar100_pickles(tmp_path):
+    for variant in ("cifar10", "cifar100"):
+        root = tmp_path / variant
+        demo_data.write_cifar(root / "ds", SHAPES, {"train": 5, "test": 3}, variant=variant)
+        cfg = dataset_cfg("cifar")
+        test = load_split(cfg, root, "test")
+        assert test.array.shape == (12, 32, 32, 3) and test.array.dtype == np.uint8
+        assert test.labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+        assert len(load_split(cfg, root, "train")) == 20
+        # the image survives the (N, 3, 32, 32) -> HWC round trip: red circle is mostly red where drawn
+        px = np.asarray(test.image(0)).reshape(-1, 3)
+        assert (px[:, 0] > 150).sum() > 20
+
+
+def test_imagefolder_sorted_folders_and_per_class_slice(tmp_path):
+    demo_data.write_imagefolder(tmp_path / "ds", SHAPES, {"all": 5})
+    folders = sorted(demo_data.folder_name(c) for c in SHAPES)  # blue_triangle, green_square, red_circle, yellow_cross
+    cfg = dataset_cfg("imagefolder", classnames=[f.replace("_", " ") for f in folders],
+                      splits={"train": "all", "test": "all"}, per_class_slice={"train": [0, 3], "test": [3, None]})
+    assert load_split(cfg, tmp_path, "train").labels.tolist() == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
+    test = load_split(cfg, tmp_path, "test")
+    assert test.labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert [p.name for p in test.paths[:2]] == sorted(p.name for p in (tmp_path / "ds/all/blue_triangle").iterdir())[3:]
+
+
+def test_label_order_mismatch_is_an_error_not_a_shuffle(tmp_path):
+    demo_data.write_coop_split(tmp_path / "ds", SHAPES, COUNTS, "s.json")
+    swapped = [SHAPES[1], SHAPES[0], *SHAPES[2:]]
+    cfg = dataset_cfg("coop_split", images="images", split_file="s.json", classnames=swapped)
+    with pytest.raises(SynrecError, match=r"label 0 is 'red circle' in .*s.json but 'green square' in t_coop_split.yaml"):
+        load_split(cfg, tmp_path, "test")
+    # disk_classnames lets display names differ from the dataset's spelling, the order still checked
+    cfg = dataset_cfg("coop_split", images="images", split_file="s.json", classnames=["a", "b", "c", "d"],
+                      disk_classnames=[s.upper() for s in SHAPES])
+    assert len(load_split(cfg, tmp_path, "test")) == 8
+    demo_data.write_cifar(tmp_path / "ds", SHAPES, COUNTS)
+    with pytest.raises(SynrecError, match=r"label 0 is 'red circle' in .*batches.meta but 'green square'"):
+        load_split(dataset_cfg("cifar", classnames=swapped), tmp_path, "test")
+
+
+def test_class_count_mismatch(tmp_path):
+    demo_data.write_imagefolder(tmp_path / "ds", SHAPES, COUNTS)
+    cfg = dataset_cfg("imagefolder", classnames=["x", "y", "z"])
+    with pytest.raises(SynrecError, match=r"has 4 classes but t_imagefolder.yaml lists 3"):
+        load_split(cfg, tmp_path, "test")
+    demo_data.write_coop_split(tmp_path / "ds", SHAPES, COUNTS, "s.json")
+    cfg = dataset_cfg("coop_split", images="images", split_file="s.json", classnames=["x", "y", "z"],
+                      check_names=False)
+    with pytest.raises(SynrecError, match=r"has label 3 but t_coop_split.yaml lists only 3 classes"):
+        load_split(cfg, tmp_path, "test")
+
+
+def test_missing_dataset_folder_split_and_files(tmp_path):
+    with pytest.raises(SynrecError, match=r"dataset 't_cifar': folder .*ds does not exist \(key 'root'"):
+        load_split(dataset_cfg("cifar"), tmp_path, "test")
+    (tmp_path / "ds").mkdir()
+    with pytest.raises(SynrecError, match="neither batches.meta"):
+        load_split(dataset_cfg("cifar"), tmp_path, "test")
+    with pytest.raises(SynrecError, match=r"split file .*missing.json does not exist"):
+        load_split(dataset_cfg("coop_split", split_file="missing.json"), tmp_path, "test")
+    demo_data.write_coop_split(tmp_path / "ds", SHAPES, COUNTS, "s.json")
+    with pytest.raises(SynrecError, match=r"has no key 'val'"):
+        load_split(dataset_cfg("coop_split", images="images", split_file="s.json"), tmp_path, "val")
+
+
+def test_corrupt_and_missing_images_name_the_file(tmp_path):
+    demo_data.write_coop_split(tmp_path / "ds", SHAPES, COUNTS, "s.json")
+    split = load_split(dataset_cfg("coop_split", images="images", split_file="s.json"), tmp_path, "test")
+    split.paths[1].write_bytes(b"not a png at all")
+    with pytest.raises(SynrecError, match=rf"image {split.paths[1]} is corrupt or not an image"):
+        split.image(1)
+    split.paths[2].unlink()
+    with pytest.raises(SynrecError, match=rf"image {split.paths[2]} listed in .*s.json does not exist"):
+        split.image(2)
+
+
+def test_malformed_split_json(tmp_path):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "s.json").write_text("{\"test\": [[\"a.png\", 0]]}")
+    with pytest.raises(SynrecError, match=r"expected \[path, label, classname\]"):
+        load_split(dataset_cfg("coop_split", split_file="s.json"), tmp_path, "test")
+    (tmp_path / "ds" / "s.json").write_text("{oops")
+    with pytest.raises(SynrecError, match=r"s.json is not valid JSON"):
+        load_split(dataset_cfg("coop_split", split_file="s.json"), tmp_path, "test")

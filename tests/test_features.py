@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from synrec import demo_data
+from synrec.datasets import load_split
+from synrec.errors import SynrecError
+from synrec.features import encode_images, feature_key, text_classifier
+from synrec.models import load_clip, model_identity
+from synrec.stores import read_features, write_features
+
+from conftest import SHAPES, dataset_cfg
+
+
+@pytest.fixture(scope="module")
+def clips(tiny_models):
+    return {k: load_clip({"model": f"local-dir:{tiny_models[k]}"}) for k in ("clip_rn", "clip_vit")}
+
+
+@pytest.fixture
+def split(tmp_path):
+    demo_data.write_coop_split(tmp_path / "ds", SHAPES, {"test": 3}, "s.json")
+    return load_split(dataset_cfg("coop_split", images="images", split_file="s.json"), tmp_path, "test")
+
+
+def test_encode_images_matches_a_direct_forward_pass(clips, split):
+    model, preprocess, _ = clips["clip_rn"]
+    feats = encode_images(model, preprocess, split, "cpu", batch_size=5, progress=False)
+    assert feats.shape == (12, 32) and feats.dtype == np.float32
+    with torch.no_grad():
+        direct = model.encode_image(preprocess(split.image(7)).unsqueeze(0))[0].numpy()
+    np.testing.assert_allclose(feats[7], direct, rtol=1e-4, atol=1e-5)
+
+
+def test_corrupt_image_inside_a_dataloader_worker_is_still_one_line(clips, split):
+    model, preprocess, _ = clips["clip_rn"]
+    split.paths[4].write_bytes(b"garbage")
+    with pytest.raises(SynrecError) as e:
+        encode_images(model, preprocess, split, "cpu", batch_size=4, num_workers=1, progress=False)
+    assert str(e.value).startswith(f"dataset 't_coop_split': image {split.paths[4]} is corrupt")
+    assert "Traceback" not in str(e.value)
+
+
+def test_feature_key_changes_with_backbone_images_and_preprocessing(tiny_models, clips, split, tmp_path):
+    rn = {"model": f"local-dir:{tiny_models['clip_rn']}"}
+    vit = {"model": f"local-dir:{tiny_models['clip_vit']}"}
+    pre = clips["clip_rn"][1]
+    k, parts = feature_key(model_identity(rn), pre, split.fingerprint())
+    assert feature_key(model_identity(rn), pre, split.fingerprint())[0] == k  # stable
+    assert feature_key(model_identity(vit), pre, split.fingerprint())[0] != k  # other backbone
+    assert feature_key(model_identity(rn), pre, "another-image-store")[0] != k  # other images
+    import torchvision.transforms as T
+
+    other_pre = T.Compose([T.Resize(32), *pre.transforms[1:]])
+    assert feature_key(model_identity(rn), other_pre, split.fingerprint())[0] != k  # other preprocessing
+    # the same folder name with retrained weights is another model
+    retrained = tmp_path / "retrained"
+    import shutil
+
+    shutil.copytree(tiny_models["clip_rn"], retrained)
+    from synrec import tiny
+
+    tiny.build_tiny_clip(retrained, "RN", seed=1)
+    assert model_identity({"model": f"local-dir:{retrained}"})["sha256"] != model_identity(rn)["sha256"]
+    # and a store written under one key is refused under another
+    write_features(tmp_path / "f.h5", np.zeros((2, 4)), np.array([0, 1]), k, parts)
+    feats, labels, got = read_features(tmp_path / "f.h5", k)
+    assert labels.tolist() == [0, 1] and got == parts
+    with pytest.raises(SynrecError, match="was computed for another model/images/preprocessing"):
+        read_features(tmp_path / "f.h5", "0000")
+
+
+def test_split_fingerprint_changes_when_an_image_changes(split):
+    fp = split.fingerprint()
+    split.paths[0].write_bytes(split.paths[0].read_bytes() + b"\0")
+    split._fingerprint = None
+    assert split.fingerprint() != fp
+
+
+def test_text_classifier_is_the_normalised_template_average(clips):
+    model, _, tok = clips["clip_vit"]
+    templates = ["a photo of a {c}.", "a drawing of a {c}."]
+    w = text_classifier(model, tok, ["cat", "dog"], templates, "cpu")
+    assert w.shape == (2, 32)
+    torch.testing.assert_close(w.norm(dim=-1), torch.ones(2))
+    with torch.no_grad():
+        e = F.normalize(model.encode_text(tok(["a photo of a dog.", "a drawing of a dog."])), dim=-1).mean(0)
+    torch.testing.assert_close(w[1], F.normalize(e, dim=0))

@@ -1,0 +1,106 @@
+import h5py
+import numpy as np
+import pytest
+
+from synrec.generation import chunk_classes, generate_shard, n_chunks, plan_images
+from synrec.models import load_text_to_image
+from synrec.seeds import derive_seed
+from synrec.stores import ImageStore, merge_shards
+
+GEN = {"num_inference_steps": 2, "guidance_scale": 3.0, "height": 32, "width": 32, "store_size": 16, "batch_size": 2}
+PROMPTS = [["a red circle"], ["a green square", "a green square on grass"], ["a blue triangle"]]
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_models):
+    return load_text_to_image({"model": tiny_models["sd"]})
+
+
+def read(path):
+    store = ImageStore(path)
+    return [np.asarray(store.image(i)) for i in range(len(store))], store.labels.tolist(), store.prompts()
+
+
+def test_chunking_covers_every_class_once():
+    assert n_chunks(1000, 1) == 1000 and n_chunks(10, 3) == 4
+    assert [chunk_classes(c, 10, 3) for c in range(4)] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+
+
+def test_plan_seeds_depend_on_dataset_class_and_index_only():
+    plan = plan_images("ds", [1, 2], PROMPTS, images_per_class=3, seed=0)
+    assert [(l, i) for l, i, _, _ in plan] == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]
+    assert [p for _, _, p, _ in plan[:3]] == ["a green square", "a green square", "a green square on grass"]
+    assert plan[0][3] == derive_seed(0, "ds", 1, 0) and len({s for *_, s in plan}) == 6
+    assert plan_images("ds", [2], PROMPTS, 3, 0) == plan[3:]  # a class's images do not depend on its job
+
+
+def test_images_do_not_depend_on_batch_size(pipe, tmp_path):
+    plan = plan_images("ds", [0, 1], PROMPTS, images_per_class=3, seed=0)
+    a = generate_shard(pipe, plan, tmp_path / "a.h5", {**GEN, "batch_size": 2}, {"dataset": "ds"}, progress=False)
+    b = generate_shard(pipe, plan, tmp_path / "b.h5", {**GEN, "batch_size": 4}, {"dataset": "ds"}, progress=False)
+    (ia, la, pa), (ib, lb, pb) = read(a), read(b)
+    assert la == lb == [0, 0, 0, 1, 1, 1] and pa == pb
+    assert ia[0].shape == (16, 16, 3)
+    assert all(np.array_equal(x, y) for x, y in zip(ia, ib))
+    assert not np.array_equal(ia[0], ia[1])  # different seeds, different images
+
+
+def test_killed_generation_resumes_to_the_same_shard(pipe, tmp_path):
+    plan = plan_images("ds", [0, 2], PROMPTS, images_per_class=3, seed=0)
+    full = generate_shard(pipe, plan, tmp_path / "full.h5", GEN, {"dataset": "ds"}, progress=False)
+
+    class Killed(Exception):
+        pass
+
+    calls = {"n": 0}
+
+    def dying_pipe(**kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Killed
+        return pipe(**kw)
+
+    out = tmp_path / "resumed.h5"
+    with pytest.raises(Killed):
+        generate_shard(dying_pipe, plan, out, GEN, {"dataset": "ds"}, progress=False)
+    assert not out.exists()  # nothing partial under the final name
+    with h5py.File(tmp_path / "resumed.h5.partial.h5", "r") as f:
+        assert f["labels"].shape == (4,)  # two batches of 2 were flushed
+    calls["n"] = -100
+    generate_shard(dying_pipe, plan, out, GEN, {"dataset": "ds"}, progress=False)
+    assert calls["n"] == -100 + 1  # only the last batch (2 images) was generated again
+    (i1, l1, p1), (i2, l2, p2) = read(full), read(out)
+    assert l1 == l2 and p1 == p2 and all(np.array_equal(x, y) for x, y in zip(i1, i2))
+
+
+def test_changed_settings_restart_a_partial_shard(pipe, tmp_path):
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=4, seed=0)
+    out = tmp_path / "s.h5"
+
+    def die_after_first(**kw):
+        die_after_first.n += 1
+        if die_after_first.n > 1:
+            raise RuntimeError("killed")
+        return pipe(**kw)
+
+    die_after_first.n = 0
+    with pytest.raises(RuntimeError):
+        generate_shard(die_after_first, plan, out, GEN, {"dataset": "ds"}, progress=False)
+    other = {**GEN, "guidance_scale": 7.5}
+    generate_shard(pipe, plan, out, other, {"dataset": "ds"}, progress=False)
+    ref = generate_shard(pipe, plan, tmp_path / "ref.h5", other, {"dataset": "ds"}, progress=False)
+    assert all(np.array_equal(x, y) for x, y in zip(read(out)[0], read(ref)[0]))
+
+
+def test_merge_streams_shards_in_order_with_a_fingerprint(pipe, tmp_path):
+    shards = []
+    for c in range(3):
+        plan = plan_images("ds", chunk_classes(c, 3, 1), PROMPTS, images_per_class=2, seed=0)
+        shards.append(generate_shard(pipe, plan, tmp_path / f"{c}.h5", GEN, {"dataset": "ds"}, progress=False))
+    fp = merge_shards(shards, tmp_path / "images.h5", {"dataset": "ds", "classnames": ["a", "b", "c"]}, block=1)
+    store = ImageStore(tmp_path / "images.h5")
+    assert store.labels.tolist() == [0, 0, 1, 1, 2, 2] and store.fingerprint() == fp
+    assert store.prompts()[2] == "a green square"
+    assert np.array_equal(np.asarray(store.image(3)), read(shards[1])[0][1])
+    fp2 = merge_shards(shards[::-1], tmp_path / "other.h5", {"dataset": "ds"})
+    assert fp2 != fp

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from synrec.errors import SynrecError
+from synrec.models import (load_clip, load_text_to_image, load_word_to_sentence, local_model_path, model_identity)
+
+
+def test_tiny_clip_loads_through_open_clip_local_dir(tiny_models):
+    for key, arch_has_bn in (("clip_rn", True), ("clip_vit", False)):
+        model, preprocess, tokenizer = load_clip({"model": f"local-dir:{tiny_models[key]}"})
+        x = preprocess(Image.fromarray(np.zeros((40, 30, 3), np.uint8))).unsqueeze(0)
+        assert x.shape == (1, 3, 64, 64)
+        assert model.encode_image(x).shape == (1, 32)
+        assert model.encode_text(tokenizer(["a photo of a cat"])).shape == (1, 32)
+        has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+        assert has_bn == arch_has_bn  # the RN tower is open_clip's ModifiedResNet, like CLIP RN50
+        assert not model.training
+
+
+def test_tiny_diffusers_pipeline_text2img_and_img2img(tiny_models):
+    pipe = load_text_to_image({"model": tiny_models["sd"]})
+    assert type(pipe).__name__ == "StableDiffusionPipeline"
+    out = pipe(["a red circle"], num_inference_steps=2, height=32, width=32, output_type="np",
+               generator=[torch.Generator().manual_seed(0)]).images
+    assert out.shape == (1, 32, 32, 3) and 0 <= out.min() and out.max() <= 1
+    i2i = load_text_to_image({"model": tiny_models["sd"]}, img2img=True)
+    assert type(i2i).__name__ == "StableDiffusionImg2ImgPipeline"
+
+
+def test_tiny_t5_samples_text(tiny_models):
+    tok, model = load_word_to_sentence({"model": tiny_models["t5"]})
+    torch.manual_seed(0)
+    ids = model.generate(**tok(["circle"], return_tensors="pt"), do_sample=True, max_length=8)
+    assert isinstance(tok.batch_decode(ids, skip_special_tokens=True)[0], str)
+
+
+def test_unknown_and_missing_models_are_one_line_errors(tmp_path, monkeypatch):
+    with pytest.raises(SynrecError, match="CLIP model 'RN5O' is not an open_clip model name"):
+        load_clip({"model": "RN5O"})
+    with pytest.raises(SynrecError, match="unknown pretrained tag or file 'opneai'"):
+        load_clip({"model": "RN50", "pretrained": "opneai"})
+    with pytest.raises(SynrecError, match=r"CLIP model 'local-dir:.*nothing': .*open_clip_config.json not found"):
+        load_clip({"model": f"local-dir:{tmp_path}/nothing"})
+    # a real name whose weights are not in the (empty) cache: the message names model and cache, on one line
+    with pytest.raises(SynrecError) as e:
+        load_clip({"model": "RN50", "pretrained": "openai"})
+    assert "CLIP model 'RN50' (pretrained 'openai') could not be loaded" in str(e.value)
+    assert "offline=yes" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(SynrecError, match="text-to-image model 'CompVis/stable-diffusion-v1-4' could not be loaded"):
+        load_text_to_image({"model": "CompVis/stable-diffusion-v1-4"})
+    with pytest.raises(SynrecError, match="word-to-sentence model 'mrm8488/t5-base-finetuned-common_gen' could not"):
+        load_word_to_sentence({"model": "mrm8488/t5-base-finetuned-common_gen"})
+
+
+def test_local_paths_vs_hub_names_and_identity(tiny_models, tmp_path):
+    assert local_model_path({"model": "CompVis/stable-diffusion-v1-4"}) is None
+    assert local_model_path({"model": "RN50", "pretrained": "openai"}) is None
+    assert local_model_path({"model": "resources/tiny/t5"}) == "resources/tiny/t5"
+    assert local_model_path({"model": "local-dir:x/y"}) == "x/y"
+    ident = model_identity({"model": f"local-dir:{tiny_models['clip_rn']}"})
+    assert len(ident["sha256"]) == 16
+    assert ident != model_identity({"model": f"local-dir:{tiny_models['clip_vit']}"})
+    assert "sha256" not in model_identity({"model": "RN50", "pretrained": "openai"})

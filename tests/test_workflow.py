@@ -1,0 +1,90 @@
+"""The whole zero-shot chain through Snakemake on the embedded demo (tiny models, made-up data), in a copy of the
+workflow in a temp dir. Slow (a few minutes on 2 cores): marked `slow`, run by default and in CI."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def snakemake(cwd, *args, check=True):
+    # targets first: --configfile takes every following word up to the next option
+    cmd = [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", "config/demo.yaml"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    if check and out.returncode != 0:
+        raise AssertionError(f"snakemake {args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wf")
+    for d in ("workflow", "rules", "scripts", "config", "profiles", "envs", "synrec"):
+        shutil.copytree(REPO / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_one_dataset_target_runs_only_its_own_jobs(project):
+    target = "results/zeroshot/demo_shapes/RN50/LE+CF-SCE.json"
+    snakemake(project, target)
+    rec = json.loads((project / target).read_text())
+    assert rec["dataset"] == "demo_shapes" and rec["variant"] == "LE+CF-SCE" and rec["backbone"] == "RN50"
+    assert 0 <= rec["metrics"]["acc1"] <= 100 and rec["metrics"]["n"] == 64  # 4 classes x 16 test images
+    assert rec["n_train"] <= 4 * 8  # CF budget 8 per class out of 12 generated
+    assert rec["models"]["clip"]["model"] == "local-dir:resources/tiny/clip-RN" and rec["seed"] == 0
+    assert len(rec["history"]) == 5 and len(rec["config_hash"]) == 16
+    assert not (project / "work/demo/demo_cifar").exists()  # the other dataset was not touched
+    assert not (project / "work/demo/demo_shapes/features/ViT-B-16").exists()
+    assert (project / "logs/classifier_tuning/demo_shapes-RN50-LE+CF-SCE.log").read_text().count("top-1") == 1
+
+
+def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
+    snakemake(project)
+    with open(project / "results/table1.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["Dataset", "Task", "CLIP-RN50", "CLIP-RN50+SYN", "delta RN50", "CLIP-ViT-B-16",
+                       "CLIP-ViT-B-16+SYN", "delta ViT-B-16"]
+    assert [r[0] for r in rows[1:]] == ["Demo-Shapes", "Demo-CIFAR", "Average"]
+    # the table holds exactly what the result files say
+    clip = json.loads((project / "results/zeroshot/demo_cifar/ViT-B-16/CLIP.json").read_text())
+    assert rows[2][5] == f"{clip['metrics']['acc1']:.2f}"
+    with open(project / "results/table2.csv") as f:
+        t2 = list(csv.reader(f))
+    assert len(t2) == 3 and t2[0][2] == "B-CE" and len(t2[0]) == 14
+    # generation shards were temporary; the merged store holds 12 images for each of 4 classes
+    assert not list((project / "work/demo/demo_shapes/synthetic/LE/shards").glob("*.h5"))
+    from synrec.stores import ImageStore
+
+    store = ImageStore(project / "work/demo/demo_shapes/synthetic/LE/images.h5")
+    assert len(store) == 48 and sorted(set(store.labels.tolist())) == [0, 1, 2, 3]
+    assert all(p.startswith("a photo of ") for p in store.prompts())
+    out = snakemake(project)
+    assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_bad_input_fails_with_one_line_and_no_partial_output(project):
+    out = snakemake(project, "-n", "--config", "ct=5", check=False)
+    assert out.returncode != 0
+    lines = [l for l in (out.stdout + out.stderr).splitlines() if l.startswith("synrec:")]
+    assert lines == ["synrec: workflow config (config/config.yaml + --configfile/--config): key 'ct': 5 is not of "
+                     "type 'object'"]
+    # a corrupt test image: the features job fails, names the file, and leaves no feature store behind
+    split = json.loads((project / "resources/demo-data/demo_shapes/split_zhou_DemoShapes.json").read_text())
+    bad = project / "resources/demo-data/demo_shapes/images" / split["test"][3][0]
+    bad.write_bytes(b"\x89PNG broken")
+    target = "work/demo/demo_shapes/features/RN50/test.h5"
+    out = snakemake(project, target, "--forcerun", target, check=False)
+    assert out.returncode != 0
+    assert f"synrec error in features demo_shapes RN50 test: dataset 'demo_shapes': image {bad.relative_to(project)}" \
+           f" is corrupt or not an image" in out.stderr
+    assert not (project / target).exists()
+    assert not list((project / "work/demo/demo_shapes/features/RN50").glob("*tmp*"))
