@@ -11,7 +11,6 @@ rule features:
         dataset=lambda w: DATASETS[w.dataset],
         data_root=config["data_root"],
         model=lambda w: clip_spec(w.backbone),
-        features=config["features"],
         device=config["device"],
     threads: max(1, config["features"]["num_workers"])
     conda:

@@ -9,7 +9,8 @@ rule generate:
     output:
         temp(f"{W}/{{dataset}}/synthetic/{{strategy}}/shards/{{chunk}}.h5"),
     params:
-        generation=config["generation"],
+        # what changes the images (batch size and job split do not: scripts read those from the config)
+        generation={k: v for k, v in config["generation"].items() if k not in ("batch_size", "classes_per_job")},
         model=config["models"]["text_to_image"],
         seed=config["seed"],
         device=config["device"],

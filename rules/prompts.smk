@@ -8,8 +8,9 @@ rule prompts:
         f"{W}/{{dataset}}/prompts/{{strategy}}.json",
     params:
         dataset=lambda w: DATASETS[w.dataset],
-        le=config["le"],
-        model=config["models"]["word_to_sentence"],
+        # only what changes the prompts: B prompts do not depend on the T5 model or the LE settings
+        le=lambda w: config["le"] if w.strategy == "LE" else None,
+        model=lambda w: config["models"]["word_to_sentence"] if w.strategy == "LE" else None,
         seed=config["seed"],
         device=config["device"],
     conda:

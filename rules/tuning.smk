@@ -9,7 +9,6 @@ rule classifier_tuning:
     params:
         ct=config["ct"],
         sce=config["sce"],
-        models=config["models"],
         seed=config["seed"],
         device=config["device"],
     conda:
@@ -27,7 +26,6 @@ rule zeroshot_clip:
     output:
         f"{R}/zeroshot/{{dataset}}/{{backbone}}/CLIP.json",
     params:
-        models=config["models"],
         seed=config["seed"],
     conda:
         "../envs/synrec.yaml"

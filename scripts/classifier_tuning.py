@@ -25,7 +25,7 @@ with rule_log(sm.log, f"classifier_tuning {w.dataset} {w.backbone} {w.data}-{w.l
             keep = f["keep"][:]
         x, y = x[keep], y[keep]
     head, history = train_ct(x, y, head0["class_emb"], sm.params.ct, w.loss, sm.params.sce, sm.params.seed,
-                             pick_device(sm.params.device))
+                             pick_device(sm.params.device), logit_scale=head0["logit_scale"])
     metrics = evaluate(head, xt, yt)
     print(f"top-1 {metrics['acc1']:.2f} on {metrics['n']} test images after {len(history)} epochs")
     write_json(sm.output[0], result_record(sm.config, w.dataset, w.backbone, f"{w.data}-{w.loss}", metrics,

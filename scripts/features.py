@@ -12,7 +12,7 @@ sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
     torch.set_num_threads(max(1, sm.threads))
-    ds, fcfg = sm.params.dataset, sm.params.features
+    ds, fcfg = sm.params.dataset, sm.config["features"]  # batch size/workers do not change the features
     if w.source == "test":
         source = load_split(ds, sm.params.data_root, ds["test_split"])
     else:

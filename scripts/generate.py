@@ -9,7 +9,8 @@ from synrec.runlog import rule_log
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"generate {sm.wildcards.dataset} {sm.wildcards.strategy} chunk {sm.wildcards.chunk}"):
     record = json.loads(open(sm.input.prompts).read())
-    gen = sm.params.generation
+    gen = {**sm.params.generation, "batch_size": sm.config["generation"]["batch_size"],
+           "classes_per_job": sm.config["generation"]["classes_per_job"]}
     labels = chunk_classes(int(sm.wildcards.chunk), len(record["classnames"]), gen["classes_per_job"])
     plan = plan_images(record["dataset"], labels, record["prompts"], gen["images_per_class"], sm.params.seed)
     print(f"classes {labels[0]}..{labels[-1]}: {len(plan)} images")

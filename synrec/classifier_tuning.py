@@ -43,10 +43,11 @@ def cosine_lambda(total_steps: int, warmup_steps: int):
 
 
 def train_ct(features: np.ndarray, labels: np.ndarray, class_emb: torch.Tensor, ct_cfg: dict, loss: str = "CE",
-             sce_cfg: dict | None = None, seed: int = 0, device="cpu", progress: bool = True):
-    """Tune a head initialised from ``class_emb`` on ``(features, labels)``; returns ``(head, history)``."""
+             sce_cfg: dict | None = None, seed: int = 0, device="cpu", progress: bool = True,
+             logit_scale: float = 100.0):
+    """Tune a head initialised from ``logit_scale * class_emb`` on ``(features, labels)``; ``(head, history)``."""
     torch.manual_seed(seed)
-    head = ClassifierHead(class_emb).to(device)
+    head = ClassifierHead(class_emb, logit_scale).to(device)
     teacher = copy.deepcopy(head).eval().requires_grad_(False)
     x = torch.as_tensor(features, dtype=torch.float32, device=device)
     y = torch.as_tensor(labels, dtype=torch.long, device=device)

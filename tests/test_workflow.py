@@ -15,9 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def snakemake(cwd, *args, check=True):
+def snakemake(cwd, *args, check=True, overrides=()):
     # targets first: --configfile takes every following word up to the next option
-    cmd = [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", "config/demo.yaml"]
+    cmd = [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", "config/demo.yaml", *overrides]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if check and out.returncode != 0:
@@ -69,6 +69,14 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     assert all(p.startswith("a photo of ") for p in store.prompts())
     out = snakemake(project)
     assert "Nothing to be done" in out.stdout + out.stderr
+    # batch sizes and job splits do not change any output, so changing them reruns nothing
+    (project / "bs.yaml").write_text("generation: {batch_size: 5, classes_per_job: 2}\nfeatures: {batch_size: 7}\n")
+    out = snakemake(project, "-n", overrides=["bs.yaml"])
+    assert "Nothing to be done" in out.stdout + out.stderr
+    # a setting that changes the images does
+    (project / "gs.yaml").write_text("generation: {guidance_scale: 5.0}\n")
+    out = snakemake(project, "-n", overrides=["gs.yaml"])
+    assert "generate" in out.stdout and "Nothing to be done" not in out.stdout + out.stderr
 
 
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):
@@ -88,3 +96,35 @@ def test_bad_input_fails_with_one_line_and_no_partial_output(project):
            f" is corrupt or not an image" in out.stderr
     assert not (project / target).exists()
     assert not list((project / "work/demo/demo_shapes/features/RN50").glob("*tmp*"))
+
+
+def test_lint_is_clean():
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", "config/demo.yaml"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0 and "Congratulations, your workflow is in a good condition!" in out.stdout + out.stderr
+
+
+def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_path):
+    import re
+
+    import yaml
+
+    from synrec.config import load_dataset_config
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    n_classes = {d: len(load_dataset_config(d, REPO / "config/datasets")["classnames"]) for d in cfg["datasets"]}
+    for d in cfg["datasets"]:
+        (tmp_path / load_dataset_config(d, REPO / "config/datasets")["root"]).mkdir(parents=True, exist_ok=True)
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2", "--config",
+                          f"data_root={tmp_path}", f"work_dir={tmp_path}/w", f"results_dir={tmp_path}/r"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", out.stdout + out.stderr, re.M)}
+    table2 = cfg["table2"]["datasets"]
+    # LE images for every dataset (Table 1's LE+CF) and B images for Table 2's datasets, one job per class
+    assert counts["generate"] == sum(n_classes.values()) + sum(n_classes[d] for d in table2)
+    assert counts["merge_images"] == len(cfg["datasets"]) + len(table2)
+    # test features for 17 x 2 backbones, LE features for 17 x 2, B features for Table 2's datasets on RN50
+    assert counts["features"] == 17 * 2 * 2 + len(table2)
+    assert counts["classifier_tuning"] == 17 * 2 + len(table2) * 5  # LE+CF-SCE everywhere, + 5 for Table 2
+    assert counts["table1"] == counts["table2"] == 1
