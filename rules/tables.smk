@@ -10,10 +10,12 @@ rule table1:
     output:
         csv=f"{R}/table1.csv",
         md=f"{R}/table1.md",
+        png=f"{R}/table1.png",
     params:
         datasets=[DATASETS[d] for d in DATASETS],
         backbones=BACKBONES,
         variant=VARIANT,
+        note=config["results_note"],
     conda:
         "../envs/synrec.yaml"
     log:
@@ -32,6 +34,7 @@ rule table2:
     params:
         datasets=[DATASETS[d] for d in TABLE2_DATASETS],
         backbone=config["table2"]["backbone"],
+        note=config["results_note"],
     conda:
         "../envs/synrec.yaml"
     log:

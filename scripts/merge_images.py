@@ -1,6 +1,6 @@
 """Rule merge_images: per-class shards -> one HDF5 image store per (dataset, strategy)."""
 import _synrec_path  # noqa: F401  (repository root on sys.path)
-from synrec.stores import merge_shards
+from synrec.stores import ImageStore, merge_shards
 from synrec.runlog import rule_log
 
 sm = snakemake  # noqa: F821
@@ -9,3 +9,6 @@ with rule_log(sm.log, f"merge_images {sm.wildcards.dataset} {sm.wildcards.strate
     fp = merge_shards(list(sm.input), sm.output[0],
                       {"dataset": ds["name"], "strategy": sm.wildcards.strategy, "classnames": ds["classnames"]})
     print(f"{len(sm.input)} shards merged, fingerprint {fp}")
+    flagged = int(ImageStore(sm.output[0]).flagged.sum())
+    if flagged:
+        print(f"warning: the safety checker blanked {flagged} images (column 'flagged' of {sm.output[0]})")

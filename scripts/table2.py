@@ -6,5 +6,7 @@ from synrec.runlog import rule_log
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, "table2"):
-    header, rows = table2_rows(load_accuracies(sm.input), sm.params.datasets, sm.params.backbone)
-    write_table(sm.output.csv, header, rows, f"Table 2: zero-shot top-1 (%), CLIP-{sm.params.backbone}")
+    p = sm.params
+    header, rows = table2_rows(load_accuracies(sm.input), p.datasets, p.backbone)
+    title = f"Table 2: zero-shot top-1 (%), CLIP-{p.backbone}"
+    write_table(sm.output.csv, header, rows, f"{p.note}\n\n{title}" if p.note else title)

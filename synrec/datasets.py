@@ -146,18 +146,22 @@ def _unpickle(path: Path, dataset: str) -> dict:
         raise SynrecError(f"dataset '{dataset}': {path} is not a CIFAR python pickle ({exc})") from None
 
 
-def _read_cifar(cfg: dict, root: Path, split: str) -> Split:
+def _cifar_layout(cfg: dict, root: Path, split: str):
+    """``(meta file, label key, class-name key, data files)`` of a CIFAR-10 or CIFAR-100 folder."""
     name = cfg["name"]
-    if (root / "batches.meta").exists():  # CIFAR-10
-        meta, label_key, names_key = root / "batches.meta", "labels", "label_names"
-        files = [root / f"data_batch_{i}" for i in range(1, 6)] if split == "train" else [root / "test_batch"]
-    elif (root / "meta").exists():  # CIFAR-100
-        meta, label_key, names_key = root / "meta", "fine_labels", "fine_label_names"
-        files = [root / ("train" if split == "train" else "test")]
-    else:
-        raise SynrecError(f"dataset '{name}': {root} holds neither batches.meta (CIFAR-10) nor meta (CIFAR-100)")
     if split not in ("train", "test"):
         raise SynrecError(f"dataset '{name}': CIFAR has splits 'train' and 'test', not '{split}'")
+    if (root / "batches.meta").exists():  # CIFAR-10
+        files = [root / f"data_batch_{i}" for i in range(1, 6)] if split == "train" else [root / "test_batch"]
+        return root / "batches.meta", "labels", "label_names", files
+    if (root / "meta").exists():  # CIFAR-100
+        return root / "meta", "fine_labels", "fine_label_names", [root / split]
+    raise SynrecError(f"dataset '{name}': {root} holds neither batches.meta (CIFAR-10) nor meta (CIFAR-100)")
+
+
+def _read_cifar(cfg: dict, root: Path, split: str) -> Split:
+    name = cfg["name"]
+    meta, label_key, names_key, files = _cifar_layout(cfg, root, split)
     _check_names(cfg, list(_unpickle(meta, name)[names_key]), str(meta))
     arrays, labels = [], []
     for f in files:
@@ -218,3 +222,44 @@ def load_split(cfg: dict, data_root: str | Path, split: str | None = None) -> Sp
     if len(out) == 0:
         raise SynrecError(f"dataset '{cfg['name']}': split '{split}' in {out.origin} holds no images")
     return out
+
+
+def disk_classnames(cfg: dict, data_root: str | Path, split: str | None = None) -> list[str]:
+    """The class names as the dataset's own files spell them, in label order (for ``disk_classnames``)."""
+    split = split or cfg["test_split"]
+    root = _dataset_root(cfg, data_root)
+    if cfg["format"] == "cifar":
+        meta, _, names_key, _ = _cifar_layout(cfg, root, split)
+        return [str(n) for n in _unpickle(meta, cfg["name"])[names_key]]
+    if cfg["format"] == "coop_split":
+        names = {}
+        for row in json.loads((root / cfg["split_file"]).read_text())[cfg["splits"].get(split, split)]:
+            names.setdefault(int(row[1]), row[2])
+        return [names[k] for k in sorted(names)]
+    split_dir = root / cfg["splits"].get(split, split)
+    return cfg.get("folders") or sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m synrec.datasets NAME``: print the dataset's own class names as a ``disk_classnames:`` block."""
+    import argparse
+
+    import yaml
+
+    from .config import load_dataset_config
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("name", help="dataset name (config/datasets/<name>.yaml)")
+    ap.add_argument("--config-dir", default="config/datasets")
+    ap.add_argument("--data-root", default="data")
+    ap.add_argument("--split", default=None)
+    args = ap.parse_args(argv)
+    try:
+        names = disk_classnames(load_dataset_config(args.name, args.config_dir), args.data_root, args.split)
+    except SynrecError as exc:
+        raise SystemExit(f"synrec: {exc}") from None
+    print(yaml.safe_dump({"disk_classnames": names}, sort_keys=False, allow_unicode=True), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,8 @@
 Each image has its own seed, ``derive_seed(seed, dataset, class, index)``, used for a CPU ``torch.Generator`` that
 draws its initial noise: an image does not depend on batch size, job split or device placement of its neighbours,
 so a killed job resumes where it stopped and a rerun reproduces the same images (on the same hardware and library
-versions). Images are resized to ``store_size`` and stored PNG-encoded in an HDF5 shard with their prompt and seed.
+versions). Images are resized to ``store_size`` and stored PNG-encoded in an HDF5 shard with their prompt and seed,
+and whether the pipeline's safety checker (if it has one, as Stable Diffusion checkpoints do) blanked them.
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attr
                     generator=[torch.Generator("cpu").manual_seed(s) for *_, s in batch],
                     output_type="np",
                 )
+            flagged = getattr(result, "nsfw_content_detected", None)  # None where the pipeline has no checker
             writer.append(_to_uint8(result.images, gen_cfg["store_size"]), [l for l, *_ in batch],
-                          [p for _, _, p, _ in batch], [s for *_, s in batch])
+                          [p for _, _, p, _ in batch], [s for *_, s in batch], flagged)
             bar.update(len(batch))
         bar.close()
         return writer.finish()

@@ -6,6 +6,7 @@ Image store (one per (dataset, strategy); shards have the same layout for a subs
     labels   int64        class index in the dataset's label order
     prompts  str          the exact prompt the image was generated from
     seeds    int64        the seed of that image's initial noise
+    flagged  uint8        1 where the pipeline's safety checker blanked the image (always 0 without a checker)
     attrs    dataset, strategy, classnames (JSON), generation (JSON of the settings), fingerprint
 
 Feature store (one per (dataset, source, backbone))::
@@ -36,6 +37,7 @@ from .errors import SynrecError
 
 _VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
 _STR = h5py.string_dtype("utf-8")
+_COLUMNS = (("images", _VLEN_U8), ("labels", "int64"), ("prompts", _STR), ("seeds", "int64"), ("flagged", "uint8"))
 
 
 def _write_vlen(ds, start: int, rows) -> None:
@@ -84,7 +86,7 @@ class ShardWriter:
         self.f = h5py.File(self.partial, "a")
         if fresh:
             self.f.attrs["settings"] = blob
-            for name, dtype in (("images", _VLEN_U8), ("labels", "int64"), ("prompts", _STR), ("seeds", "int64")):
+            for name, dtype in _COLUMNS:
                 self.f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(64,))
         for k, v in settings.items():
             self.f.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else v
@@ -93,14 +95,15 @@ class ShardWriter:
     def n_done(self) -> int:
         return int(self.f["labels"].shape[0])
 
-    def append(self, images: list[np.ndarray], labels, prompts, seeds) -> None:
+    def append(self, images: list[np.ndarray], labels, prompts, seeds, flagged=None) -> None:
         n0, k = self.n_done, len(images)
-        for name in ("images", "labels", "prompts", "seeds"):
+        for name, _ in _COLUMNS:
             self.f[name].resize((n0 + k,))
         _write_vlen(self.f["images"], n0, [encode_png(im) for im in images])
         self.f["labels"][n0:] = np.asarray(labels, dtype=np.int64)
         self.f["prompts"][n0:] = list(prompts)
         self.f["seeds"][n0:] = np.asarray(seeds, dtype=np.int64)
+        self.f["flagged"][n0:] = np.zeros(k, np.uint8) if flagged is None else np.asarray(flagged, dtype=np.uint8)
         self.f.flush()
 
     def finish(self) -> Path:
@@ -127,14 +130,18 @@ def _fingerprint_rows(f: h5py.File, block: int = 1024) -> str:
 def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: int = 1024) -> str:
     """Concatenate shards (in the order given) into one image store, streaming ``block`` rows at a time so a
     1,000-class store never sits in memory; returns the store's fingerprint."""
-    sizes = []
+    sizes, shared = [], None
     for s in shards:
         with h5py.File(s, "r") as src:
             sizes.append(int(src["labels"].shape[0]))
+            these = {k: src.attrs[k] for k in ("generation", "model") if k in src.attrs}
+        if shared is not None and these != shared:
+            raise SynrecError(f"shard {s} was generated with other settings than {shards[0]}: {these} vs {shared}")
+        shared = these
     n = sum(sizes)
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
         chunks = (min(64, n),) if n else None
-        for name, dtype in (("images", _VLEN_U8), ("labels", "int64"), ("prompts", _STR), ("seeds", "int64")):
+        for name, dtype in _COLUMNS:
             dst.create_dataset(name, shape=(n,), dtype=dtype, chunks=chunks)
         pos = 0
         for s, size in zip(shards, sizes):
@@ -142,10 +149,10 @@ def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: 
                 for a in range(0, size, block):
                     b = min(size, a + block)
                     _write_vlen(dst["images"], pos + a, list(src["images"][a:b]))
-                    for name in ("labels", "prompts", "seeds"):
+                    for name in ("labels", "prompts", "seeds", "flagged"):
                         dst[name][pos + a : pos + b] = src[name][a:b]
             pos += size
-        for k, v in attrs.items():
+        for k, v in {**(shared or {}), **attrs}.items():  # the generation settings travel with the images
             dst.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else v
         dst.attrs["fingerprint"] = fp = _fingerprint_rows(dst)
     return fp
@@ -162,6 +169,7 @@ class ImageStore:
             if "images" not in f or "labels" not in f:
                 raise SynrecError(f"image store {self.path} lacks the 'images'/'labels' datasets")
             self.labels = f["labels"][:]
+            self.flagged = f["flagged"][:] if "flagged" in f else np.zeros(len(self.labels), np.uint8)
             self.attrs = {k: f.attrs[k] for k in f.attrs}
         self._f = None
 

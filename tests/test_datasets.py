@@ -107,3 +107,23 @@ def test_malformed_split_json(tmp_path):
     (tmp_path / "ds" / "s.json").write_text("{oops")
     with pytest.raises(SynrecError, match=r"s.json is not valid JSON"):
         load_split(dataset_cfg("coop_split", split_file="s.json"), tmp_path, "test")
+
+
+def test_disk_classnames_reads_each_formats_own_spelling(tmp_path, capsys):
+    from synrec.datasets import disk_classnames, main
+
+    demo_data.write_cifar(tmp_path / "ds", SHAPES, COUNTS, variant="cifar100")
+    assert disk_classnames(dataset_cfg("cifar"), tmp_path) == SHAPES
+    demo_data.write_coop_split(tmp_path / "ds", [s.title() for s in SHAPES], COUNTS, "s.json")
+    assert disk_classnames(dataset_cfg("coop_split", split_file="s.json"), tmp_path) == [s.title() for s in SHAPES]
+    demo_data.write_imagefolder(tmp_path / "ds", SHAPES, COUNTS)
+    assert disk_classnames(dataset_cfg("imagefolder"), tmp_path) == sorted(s.replace(" ", "_") for s in SHAPES)
+    # the command-line form prints a block to paste into the dataset's YAML
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    import yaml
+
+    (cfg_dir / "t.yaml").write_text(yaml.safe_dump({k: v for k, v in dataset_cfg("imagefolder").items()
+                                                    if k != "_path"} | {"name": "t"}))
+    main(["t", "--config-dir", str(cfg_dir), "--data-root", str(tmp_path)])
+    assert yaml.safe_load(capsys.readouterr().out) == {"disk_classnames": sorted(s.replace(" ", "_") for s in SHAPES)}

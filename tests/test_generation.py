@@ -1,7 +1,10 @@
+import json
+
 import h5py
 import numpy as np
 import pytest
 
+from synrec.errors import SynrecError
 from synrec.generation import chunk_classes, generate_shard, n_chunks, plan_images
 from synrec.models import load_text_to_image
 from synrec.seeds import derive_seed
@@ -104,3 +107,28 @@ def test_merge_streams_shards_in_order_with_a_fingerprint(pipe, tmp_path):
     assert np.array_equal(np.asarray(store.image(3)), read(shards[1])[0][1])
     fp2 = merge_shards(shards[::-1], tmp_path / "other.h5", {"dataset": "ds"})
     assert fp2 != fp
+    # the exact generation settings travel into the store; shards made with other settings do not merge
+    assert json.loads(store.attrs["generation"])["guidance_scale"] == 3.0
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=2, seed=0)
+    odd = generate_shard(pipe, plan, tmp_path / "odd.h5", {**GEN, "guidance_scale": 1.0}, {"dataset": "ds"},
+                         progress=False)
+    with pytest.raises(SynrecError, match="was generated with other settings"):
+        merge_shards([shards[1], odd], tmp_path / "mixed.h5", {"dataset": "ds"})
+    assert not (tmp_path / "mixed.h5").exists()
+
+
+def test_safety_checker_flags_are_stored_per_image(pipe, tmp_path):
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=3, seed=0)
+
+    class Flagging:
+        def __call__(self, **kw):
+            out = pipe(**kw)
+            out.nsfw_content_detected = [s % 2 == 1 for s in range(len(kw["prompt"]))]
+            return out
+
+    shard = generate_shard(Flagging(), plan, tmp_path / "f.h5", {**GEN, "batch_size": 3}, {"dataset": "ds"},
+                           progress=False)
+    merge_shards([shard], tmp_path / "m.h5", {"dataset": "ds"})
+    assert ImageStore(tmp_path / "m.h5").flagged.tolist() == [0, 1, 0]
+    plain = generate_shard(pipe, plan, tmp_path / "p.h5", GEN, {"dataset": "ds"}, progress=False)
+    assert ImageStore(plain).flagged.tolist() == [0, 0, 0]

@@ -53,3 +53,14 @@ def test_results_roundtrip_into_tables(tmp_path):
     assert (tmp_path / "table1.csv").read_text().splitlines()[1] == "CIFAR-10,o,70.31,80.06,+9.75"
     assert (tmp_path / "table1.md").read_text().startswith("note\n\n| Dataset | Task |")
     assert not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_table1_figure_is_a_png(tmp_path):
+    from PIL import Image
+
+    from synrec.plots import plot_table1
+
+    plot_table1(acc_table(), DS, ["RN50", "ViT"], "LE+CF-SCE", tmp_path / "t1.png", note="demo")
+    with Image.open(tmp_path / "t1.png") as im:
+        assert im.format == "PNG" and im.size[0] > im.size[1] > 100
+    assert [p.name for p in tmp_path.iterdir()] == ["t1.png"]

@@ -57,6 +57,8 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     # the table holds exactly what the result files say
     clip = json.loads((project / "results/zeroshot/demo_cifar/ViT-B-16/CLIP.json").read_text())
     assert rows[2][5] == f"{clip['metrics']['acc1']:.2f}"
+    assert (project / "results/table1.md").read_text().startswith("DEMO: tiny random-weight models")
+    assert (project / "results/table1.png").read_bytes()[:4] == b"\x89PNG"
     with open(project / "results/table2.csv") as f:
         t2 = list(csv.reader(f))
     assert len(t2) == 3 and t2[0][2] == "B-CE" and len(t2[0]) == 14
