@@ -13,8 +13,6 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_path
-
 #: open_clip model configs of the two tiny CLIPs. "RN" uses open_clip's ModifiedResNet (the CLIP RN50 family,
 #: BatchNorm included), "ViT" a VisionTransformer, mirroring the paper's two backbones.
 TINY_CLIP_CONFIGS = {
@@ -31,6 +29,15 @@ TINY_CLIP_CONFIGS = {
 }
 
 
+def _staging(out_dir: str | Path) -> tuple[Path, Path]:
+    """``(out, tmp)``: models are written to a fresh ``tmp`` sibling, then renamed onto ``out`` by _replace_dir."""
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return out, tmp
+
+
 def _replace_dir(tmp: Path, out: Path) -> None:
     if out.exists():
         shutil.rmtree(out)
@@ -42,10 +49,7 @@ def build_tiny_clip(out_dir: str | Path, arch: str = "RN", seed: int = 0) -> Pat
     import open_clip
     import safetensors.torch
 
-    out = Path(out_dir)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    out, tmp = _staging(out_dir)
     cfg = TINY_CLIP_CONFIGS[arch]
     torch.manual_seed(seed)
     model = open_clip.CLIP(**cfg)
@@ -74,10 +78,8 @@ def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0) -> Path:
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    out = Path(out_dir)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "bpe").mkdir(parents=True)
+    out, tmp = _staging(out_dir)
+    (tmp / "bpe").mkdir()
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
         sample_size=16,
@@ -157,10 +159,7 @@ def build_tiny_t5(out_dir: str | Path, extra_words: list[str] = (), seed: int = 
     from tokenizers import SentencePieceUnigramTokenizer
     from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
 
-    out = Path(out_dir)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    out, tmp = _staging(out_dir)
     corpus = list(_T5_CORPUS) + [w for w in extra_words]
     sp = SentencePieceUnigramTokenizer()
     sp.train_from_iterator(
