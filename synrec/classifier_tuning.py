@@ -44,11 +44,12 @@ def cosine_lambda(total_steps: int, warmup_steps: int):
 
 def train_ct(features: np.ndarray, labels: np.ndarray, class_emb: torch.Tensor, ct_cfg: dict, loss: str = "CE",
              sce_cfg: dict | None = None, seed: int = 0, device="cpu", progress: bool = True,
-             logit_scale: float = 100.0):
-    """Tune a head initialised from ``logit_scale * class_emb`` on ``(features, labels)``; ``(head, history)``."""
+             logit_scale: float = 100.0, start: ClassifierHead | None = None):
+    """Tune a head initialised from ``logit_scale * class_emb`` (or continue ``start``, for phase-wise training) on
+    ``(features, labels)``; returns ``(head, history)``. The SCE teacher is always the zero-shot head."""
     torch.manual_seed(seed)
-    head = ClassifierHead(class_emb, logit_scale).to(device)
-    teacher = copy.deepcopy(head).eval().requires_grad_(False)
+    teacher = ClassifierHead(class_emb, logit_scale).to(device).eval().requires_grad_(False)
+    head = copy.deepcopy(start if start is not None else teacher).to(device).train().requires_grad_(True)
     x = torch.as_tensor(features, dtype=torch.float32, device=device)
     y = torch.as_tensor(labels, dtype=torch.long, device=device)
     n, bs, epochs = len(y), ct_cfg["batch_size"], ct_cfg["epochs"]

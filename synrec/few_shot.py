@@ -1,0 +1,31 @@
+"""Few-shot splits in CoOp's convention: K real shots per class drawn from the train split, for seeds 1, 2, 3.
+
+For each (K, seed) the shots are drawn per class without replacement from the train split, and a few-shot
+*validation* set of ``min(K, 4)`` images per class from the val split (CoOp/Dassl). The test split is never touched:
+every choice (Tip-Adapter's alpha/beta, a best epoch) is made on the few-shot validation set. A class with fewer
+than K training images contributes all it has.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .seeds import derive_seed
+
+
+def sample_shots(labels: np.ndarray, k: int, seed: int, n_classes: int | None = None) -> np.ndarray:
+    """Sorted indices of ``k`` items per class (all of a class that has fewer), reproducible from ``seed``."""
+    labels = np.asarray(labels)
+    n_classes = int(labels.max()) + 1 if n_classes is None else n_classes
+    picked = []
+    for c in range(n_classes):
+        idx = np.flatnonzero(labels == c)
+        rng = np.random.default_rng(derive_seed(seed, "shots", k, c))
+        picked.append(rng.choice(idx, size=min(k, len(idx)), replace=False))
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
+
+
+def few_shot_split(train_labels: np.ndarray, val_labels: np.ndarray, k: int, seed: int, n_classes: int) -> dict:
+    """``{"train": indices into the train split, "val": indices into the val split}`` for one (K, seed)."""
+    return {"train": sample_shots(train_labels, k, seed, n_classes),
+            "val": sample_shots(val_labels, min(k, 4), derive_seed(seed, "val"), n_classes)}

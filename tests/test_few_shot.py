@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from synrec.classifier_tuning import ClassifierHead, evaluate, train_ct
+from synrec.few_shot import few_shot_split, sample_shots
+from synrec.mix_training import train_mix, train_phasewise
+from synrec.real_filter import real_filter
+from synrec.tip_adapter import accuracy, one_hot, search_alpha_beta, tip_logits, train_tip_adapter_f
+
+SCE = {"weight": 0.5, "temperature": 2.0}
+
+
+def test_shots_are_k_per_class_reproducible_and_nested_in_the_train_split():
+    labels = np.repeat(np.arange(5), 30)
+    a = sample_shots(labels, 4, seed=1)
+    assert len(a) == 20 and np.bincount(labels[a]).tolist() == [4] * 5
+    assert a.tolist() == sample_shots(labels, 4, seed=1).tolist()
+    assert a.tolist() != sample_shots(labels, 4, seed=2).tolist()
+    small = np.array([0, 0, 1, 1, 1, 1])
+    assert np.bincount(small[sample_shots(small, 3, 0)]).tolist() == [2, 3]  # a class with fewer gives all
+    split = few_shot_split(labels, np.repeat(np.arange(5), 10), k=16, seed=3, n_classes=5)
+    assert len(split["train"]) == 80 and len(split["val"]) == 20  # val: min(K, 4) per class
+
+
+def test_real_filter_drops_exactly_the_images_nearest_another_class():
+    real = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1.0]])
+    real_y = np.array([0, 1, 2])
+    syn = np.array([[1, 0.1, 0],     # class 0, nearest real is class 0 -> keep
+                    [0.2, 1, 0],     # class 0, nearest real is class 1 -> drop
+                    [0, 0.9, 1.0],   # class 1, nearest is class 2 (0.74 vs 0.67) -> drop
+                    [0, 1, 0.95],    # class 1, nearest is class 1 (0.72 vs 0.69) -> keep
+                    [0.5, 0.5, 0.0]])  # class 2, ties between 0 and 1, own similarity 0 -> drop
+    syn_y = np.array([0, 0, 1, 1, 2])
+    assert real_filter(syn, syn_y, real, real_y, 3).tolist() == [0, 3]
+    # margin: other may exceed own by up to the margin (image 2: 0.743 - 0.669 = 0.074)
+    assert real_filter(syn, syn_y, real, real_y, 3, margin=0.1).tolist() == [0, 2, 3]
+    # blocks give the same answer
+    assert real_filter(syn, syn_y, real, real_y, 3, block=2).tolist() == [0, 3]
+
+
+def test_tip_adapter_with_alpha_zero_is_zero_shot_clip():
+    g = torch.Generator().manual_seed(0)
+    emb = F.normalize(torch.randn(4, 16, generator=g), dim=-1)
+    x = torch.randn(40, 16, generator=g)
+    keys, vals = torch.randn(8, 16, generator=g), one_hot(torch.arange(8) % 4, 4)
+    zs = ClassifierHead(emb)(x)
+    torch.testing.assert_close(tip_logits(x, emb, keys, vals, alpha=0.0, beta=5.0), zs)
+
+
+def test_tip_adapter_cache_fixes_a_wrong_zero_shot_head_and_search_uses_the_given_set():
+    g = torch.Generator().manual_seed(0)
+    centers = F.normalize(torch.randn(3, 16, generator=g), dim=-1)
+    wrong = centers[[1, 2, 0]]  # zero-shot head with rotated labels: 0 % accuracy
+    shots = centers.repeat_interleave(4, 0) + 0.05 * torch.randn(12, 16, generator=g)
+    shot_y = torch.arange(3).repeat_interleave(4)
+    test = centers.repeat_interleave(10, 0) + 0.05 * torch.randn(30, 16, generator=g)
+    test_y = torch.arange(3).repeat_interleave(10)
+    vals = one_hot(shot_y, 3)
+    assert accuracy(tip_logits(test, wrong, shots, vals, 0.0, 1.0), test_y) == 0.0
+    a, b = search_alpha_beta(shots, shot_y, wrong, shots, vals, alphas=[0.0, 10.0, 1000.0], betas=[1.0, 5.0])
+    assert a == 1000.0
+    assert accuracy(tip_logits(test, wrong, shots, vals, a, b), test_y) == 100.0
+    keys = train_tip_adapter_f(shots, shot_y, wrong, alpha=a, beta=b, epochs=2)
+    assert keys.shape == (12, 16) and not torch.equal(keys, F.normalize(shots, dim=-1))
+
+
+def features(n_per, seed, noise=0.5):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([np.eye(3, 8)[c] * 3 + rng.normal(0, noise, (n_per, 8)) for c in range(3)])
+    return x.astype(np.float32), np.repeat(np.arange(3), n_per)
+
+
+FLAT = F.normalize(torch.ones(3, 8) + 0.01 * torch.randn(3, 8, generator=torch.Generator().manual_seed(0)), dim=-1)
+MIX = {"epochs": 4, "lr": 0.01, "weight_decay": 0.1, "batch_size_real": 4, "batch_size_syn": 6, "warmup_steps": 0,
+       "grad_clip": 1.0}
+
+
+def test_mix_training_with_no_synthetic_weight_equals_real_only_ct():
+    xr, yr = features(4, 0)   # 12 real shots, batch 4 -> 3 steps per real pass
+    xs, ys = features(6, 1)   # 18 synthetic, batch 6 -> 3 steps per epoch: the real passes line up with epochs
+    mixed, _ = train_mix(xr, yr, xs, ys, FLAT, MIX, SCE, w_real=1.0, w_syn=0.0, seed=7)
+    ct = {"epochs": 4, "lr": 0.01, "weight_decay": 0.1, "batch_size": 4, "warmup_steps": 0, "grad_clip": 1.0}
+    real_only, _ = train_ct(xr, yr, FLAT, ct, "CE", seed=7, progress=False)
+    torch.testing.assert_close(mixed.linear.weight, real_only.linear.weight)
+    torch.testing.assert_close(mixed.linear.bias, real_only.linear.bias)
+    with_syn, hist = train_mix(xr, yr, xs, ys, FLAT, MIX, SCE, w_syn=1.0, seed=7)
+    assert not torch.allclose(with_syn.linear.weight, real_only.linear.weight)
+    assert len(hist) == 4 and hist[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # schedule ends at 0, no swing-back
+
+
+def test_mix_and_phasewise_both_learn_and_phases_run_in_order():
+    xr, yr = features(4, 0)
+    xs, ys = features(30, 1, noise=0.8)
+    xt, yt = features(30, 2)
+    mixed, _ = train_mix(xr, yr, xs, ys, FLAT, {**MIX, "epochs": 10}, SCE, seed=0)
+    assert evaluate(mixed, xt, yt)["acc1"] > 90
+    ct = {"epochs": 10, "lr": 0.01, "weight_decay": 0.1, "batch_size": 6, "warmup_steps": 0, "grad_clip": 1.0}
+    head, hist = train_phasewise(xr, yr, xs, ys, FLAT, "syn->real", ct, ct, SCE)
+    assert [h["phase"] for h in hist] == ["syn"] * 10 + ["real"] * 10
+    assert evaluate(head, xt, yt)["acc1"] > 90
+    _, hist = train_phasewise(xr, yr, xs, ys, FLAT, "real->syn", ct, ct, SCE)
+    assert hist[0]["phase"] == "real" and hist[-1]["phase"] == "syn"
