@@ -1,6 +1,7 @@
 # Helper functions shared by the rules (kept here so rule files hold only rules).
 import re
 
+from synrec.few_shot_methods import synthetic_source
 from synrec.models import local_model_path
 
 
@@ -32,14 +33,20 @@ def log_path(rule_name, pattern):
     return f"logs/{rule_name}/{pattern}.log"
 
 
-def generation_chunks(dataset):
-    n = n_chunks(len(DATASETS[dataset]["classnames"]), config["generation"]["classes_per_job"])
+def classes_per_job(strategy):
+    if strategy.startswith("RG-"):
+        return config["few_shot"]["real_guidance"]["classes_per_job"]
+    return config["generation"]["classes_per_job"]
+
+
+def generation_chunks(dataset, strategy):
+    n = n_chunks(len(DATASETS[dataset]["classnames"]), classes_per_job(strategy))
     return [f"{i:05d}" for i in range(n)]
 
 
 def feature_images(w):
-    """The real dataset folder (test split) or the synthetic image store the features are computed from."""
-    if w.source == "test":
+    """The real dataset folder (train/val/test split) or the synthetic image store the features are computed from."""
+    if w.source in ("test", "train", "val"):
         return dataset_dir(w.dataset)
     return f"{W}/{w.dataset}/synthetic/{w.source.removeprefix('syn-')}/images.h5"
 
@@ -55,3 +62,55 @@ def ct_inputs(w):
     if filtering == "CF":
         inputs["keep"] = f"{W}/{w.dataset}/synthetic/{strategy}/cf.h5"
     return inputs
+
+
+def has_val_split(name):
+    """A val split distinct from the test split (else few-shot validation is drawn from the train split)."""
+    cfg = DATASETS[name]
+    role = config["few_shot"]["val_split"]
+    return cfg["format"] != "cifar" and role in cfg["splits"] and cfg["splits"][role] != cfg["splits"].get(
+        cfg["test_split"], cfg["test_split"]
+    )
+
+
+def fewshot_inputs(w):
+    """Features of the train/val/test splits, the head, the shots, and what the method trains on."""
+    feats = f"{W}/{w.dataset}/features/{w.backbone}"
+    inputs = {
+        "split": f"{W}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
+        "train": f"{feats}/train.h5",
+        "test": f"{feats}/test.h5",
+        "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
+    }
+    if has_val_split(w.dataset):
+        inputs["val"] = f"{feats}/val.h5"
+    source = synthetic_source(w.method)
+    if source in ("B", "RF"):  # B = the zero-shot best: LE images after the CLIP filter
+        inputs["syn"] = f"{feats}/syn-LE.h5"
+        inputs["keep"] = f"{W}/{w.dataset}/synthetic/LE/cf.h5"
+    if source == "RF":
+        inputs["rf"] = f"{W}/{w.dataset}/fewshot/rf-{w.shots}shot-seed{w.fseed}.h5"
+    if source == "RG":
+        inputs["syn"] = f"{feats}/syn-RG-{w.shots}shot-seed{w.fseed}.h5"
+    return inputs
+
+
+def fewshot_results(datasets, methods, shots=None):
+    return [
+        f"{R}/fewshot/{d}/{FS['backbone']}/{k}shot-seed{s}/{m}.json"
+        for d in datasets
+        for k in (shots or FS["shots"])
+        for s in FS["seeds"]
+        for m in methods
+    ]
+
+
+def few_shot_targets():
+    if not FS_DATASETS:
+        return []
+    targets = [f"{R}/figure1.png", f"{R}/figure1.csv"]
+    if FS["table5"]["dataset"] in FS_DATASETS and FS["table5"]["shots"] in FS["shots"]:
+        targets.append(f"{R}/table5.csv")
+    if FS["table7"]["dataset"] in FS_DATASETS:
+        targets.append(f"{R}/table7.csv")
+    return targets

@@ -10,6 +10,7 @@ rule features:
     params:
         dataset=lambda w: DATASETS[w.dataset],
         data_root=config["data_root"],
+        split=lambda w: {"train": FS["train_split"], "val": FS["val_split"]}.get(w.source, DATASETS[w.dataset]["test_split"]),
         model=lambda w: clip_spec(w.backbone),
         device=config["device"],
     threads: max(1, config["features"]["num_workers"])

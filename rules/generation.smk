@@ -8,6 +8,8 @@ rule generate:
         model=model_input(config["models"]["text_to_image"]),
     output:
         temp(f"{W}/{{dataset}}/synthetic/{{strategy}}/shards/{{chunk}}.h5"),
+    wildcard_constraints:
+        strategy="B|LE",
     params:
         # what changes the images (batch size and job split do not: scripts read those from the config)
         generation={k: v for k, v in config["generation"].items() if k not in ("batch_size", "classes_per_job")},
@@ -25,7 +27,7 @@ rule generate:
 rule merge_images:
     input:
         lambda w: expand(
-            f"{W}/{w.dataset}/synthetic/{w.strategy}/shards/{{chunk}}.h5", chunk=generation_chunks(w.dataset)
+            f"{W}/{w.dataset}/synthetic/{w.strategy}/shards/{{chunk}}.h5", chunk=generation_chunks(w.dataset, w.strategy)
         ),
     output:
         f"{W}/{{dataset}}/synthetic/{{strategy}}/images.h5",

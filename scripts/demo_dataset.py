@@ -6,7 +6,7 @@ from synrec.runlog import rule_log
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"demo_dataset {sm.wildcards.demo_root}"):
     cfg, demo = sm.params.dataset, sm.params.demo
-    counts = {"train": demo.get("train_per_class", 8), "test": demo.get("test_per_class", 16)}
+    counts = {"train": demo["train_per_class"], "val": demo["val_per_class"], "test": demo["test_per_class"]}
     names = cfg.get("disk_classnames") or cfg["classnames"]
     if cfg["format"] == "cifar":
         variant = "cifar10" if len(names) <= 10 else "cifar100"

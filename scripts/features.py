@@ -13,8 +13,8 @@ w = sm.wildcards
 with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
     torch.set_num_threads(max(1, sm.threads))
     ds, fcfg = sm.params.dataset, sm.config["features"]  # batch size/workers do not change the features
-    if w.source == "test":
-        source = load_split(ds, sm.params.data_root, ds["test_split"])
+    if w.source in ("test", "train", "val"):
+        source = load_split(ds, sm.params.data_root, sm.params.split)
     else:
         source = ImageStore(sm.input.images)
     device = pick_device(sm.params.device)

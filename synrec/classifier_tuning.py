@@ -84,7 +84,11 @@ def train_ct(features: np.ndarray, labels: np.ndarray, class_emb: torch.Tensor, 
 @torch.no_grad()
 def evaluate(head: nn.Module, features: np.ndarray, labels: np.ndarray) -> dict:
     """Top-1 accuracy and mean per-class recall, in percent."""
-    pred = head(torch.as_tensor(features, dtype=torch.float32)).argmax(-1).numpy()
+    return metrics_from_logits(head(torch.as_tensor(features, dtype=torch.float32)), labels)
+
+
+def metrics_from_logits(logits: torch.Tensor, labels) -> dict:
+    pred = torch.as_tensor(logits).argmax(-1).numpy()
     labels = np.asarray(labels)
     correct = pred == labels
     recalls = [correct[labels == c].mean() for c in np.unique(labels)]

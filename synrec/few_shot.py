@@ -25,7 +25,15 @@ def sample_shots(labels: np.ndarray, k: int, seed: int, n_classes: int | None = 
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
 
 
-def few_shot_split(train_labels: np.ndarray, val_labels: np.ndarray, k: int, seed: int, n_classes: int) -> dict:
-    """``{"train": indices into the train split, "val": indices into the val split}`` for one (K, seed)."""
-    return {"train": sample_shots(train_labels, k, seed, n_classes),
-            "val": sample_shots(val_labels, min(k, 4), derive_seed(seed, "val"), n_classes)}
+def few_shot_split(train_labels: np.ndarray, val_labels: np.ndarray | None, k: int, seed: int, n_classes: int) -> dict:
+    """``{"train": indices into the train split, "val": indices, "val_from": "val" | "train"}`` for one (K, seed).
+
+    Without a val split distinct from the test split (ImageNet's 'val' *is* its test set) the validation images
+    are drawn from the train split, never overlapping the shots."""
+    shots = sample_shots(train_labels, k, seed, n_classes)
+    if val_labels is not None:
+        return {"train": shots, "val": sample_shots(val_labels, min(k, 4), derive_seed(seed, "val"), n_classes),
+                "val_from": "val"}
+    rest = np.setdiff1d(np.arange(len(train_labels)), shots)
+    val = rest[sample_shots(np.asarray(train_labels)[rest], min(k, 4), derive_seed(seed, "val"), n_classes)]
+    return {"train": shots, "val": np.sort(val), "val_from": "train"}

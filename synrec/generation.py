@@ -52,8 +52,13 @@ def _to_uint8(images: np.ndarray, size: int) -> list[np.ndarray]:
     return out
 
 
-def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attrs: dict, progress: bool = True) -> Path:
-    """Run ``plan`` through the pipeline in batches into the shard ``out``; resumes a partial shard."""
+def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attrs: dict, progress: bool = True,
+                   reference=None) -> Path:
+    """Run ``plan`` through the pipeline in batches into the shard ``out``; resumes a partial shard.
+
+    With ``reference`` (real guidance), plan items carry a fifth field and ``reference(item)`` gives the PIL image
+    the item starts from; ``pipe`` is then a :class:`synrec.real_guidance.GuidedPipeline`.
+    """
     settings = dict(attrs)
     settings["generation"] = {k: gen_cfg[k] for k in
                               ("num_inference_steps", "guidance_scale", "height", "width", "store_size")}
@@ -66,21 +71,36 @@ def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attr
                    unit="img")
         for a in range(0, len(todo), bs):
             batch = todo[a : a + bs]
+            extra = {"image": [reference(item) for item in batch]} if reference is not None else {}
             with torch.inference_mode():
                 result = pipe(
-                    prompt=[p for _, _, p, _ in batch],
+                    **extra,
+                    prompt=[item[2] for item in batch],
                     num_inference_steps=gen_cfg["num_inference_steps"],
                     guidance_scale=gen_cfg["guidance_scale"],
                     height=gen_cfg["height"],
                     width=gen_cfg["width"],
-                    generator=[torch.Generator("cpu").manual_seed(s) for *_, s in batch],
+                    generator=[torch.Generator("cpu").manual_seed(item[3]) for item in batch],
                     output_type="np",
                 )
             flagged = getattr(result, "nsfw_content_detected", None)  # None where the pipeline has no checker
-            writer.append(_to_uint8(result.images, gen_cfg["store_size"]), [l for l, *_ in batch],
-                          [p for _, _, p, _ in batch], [s for *_, s in batch], flagged)
+            writer.append(_to_uint8(result.images, gen_cfg["store_size"]), [item[0] for item in batch],
+                          [item[2] for item in batch], [item[3] for item in batch], flagged)
             bar.update(len(batch))
         bar.close()
         return writer.finish()
     finally:
         writer.close()
+
+
+def plan_guided_images(dataset: str, shots_by_class: dict[int, list], prompts: list[list[str]], images_per_class: int,
+                       seed: int, tag: str) -> list[tuple]:
+    """Real guidance: ``images_per_class`` images per class spread evenly over the class's real shots;
+    ``(label, index, prompt, seed, shot)`` with ``shot`` the reference's index into the train split."""
+    plan = []
+    for label, shots in sorted(shots_by_class.items()):
+        per = -(-images_per_class // len(shots))  # ceil: 800 images / 16 shots = 50 each
+        for i in range(images_per_class):
+            plan.append((label, i, prompt_for_image(prompts[label], i, images_per_class),
+                         derive_seed(seed, dataset, tag, label, i), int(shots[i // per])))
+    return plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -34,6 +35,41 @@ def plot_table1(acc: dict, datasets: list[dict], backbones: list[str], variant: 
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].legend(loc="lower right", fontsize=8)
     fig.suptitle("Table 1: zero-shot classification with synthetic data" + (f"\n{note}" if note else ""), fontsize=10)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def plot_figure1(summary: dict, zeroshot: dict, datasets: list[dict], out: str | Path, note: str = "") -> None:
+    """Figure 1: a panel per dataset, top-1 against real shots per method (mean +- std over seeds), zero-shot CLIP
+    as a dashed line."""
+    from .tables import FIGURE1_METHODS
+
+    n = len(datasets)
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(7.0, 4 * cols), 3.2 * rows + 0.6), squeeze=False)
+    all_shots = sorted({k for (_, _, k) in summary})
+    for ax, d in zip(axes.flat, datasets):
+        for m, label in FIGURE1_METHODS.items():
+            pts = sorted((k, v) for (ds, meth, k), v in summary.items() if ds == d["name"] and meth == m)
+            if pts:
+                ks = [k for k, _ in pts]
+                ax.errorbar(ks, [v[0] for _, v in pts], yerr=[v[1] for _, v in pts], marker="o", capsize=3,
+                            label=label, linewidth=2.2 if m == "mix-RG" else 1.2)
+        ax.axhline(zeroshot[d["name"]], color="gray", linestyle="--", label="Zero-shot CLIP")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(all_shots, [str(k) for k in all_shots])
+        ax.minorticks_off()
+        ax.set_title(d["title"])
+        ax.set_xlabel("real shots per class")
+        ax.set_ylabel("top-1 (%)")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Figure 1: few-shot classification" + (f"\n{textwrap.fill(note, 90)}" if note else ""), fontsize=10)
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=120, format="png")

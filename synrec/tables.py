@@ -83,3 +83,51 @@ def write_table(csv_path: str | Path, header: list[str], rows: list[list], note:
     """Write ``table.csv`` and, beside it, ``table.md``."""
     write_text(csv_path, to_csv(header, rows))
     write_text(Path(csv_path).with_suffix(".md"), to_markdown(header, rows, note))
+
+
+# ---- few-shot (Sec. 3.2): mean and std over the split seeds ----
+
+def few_shot_summary(paths) -> dict:
+    """``{(dataset, method, shots): (mean, std, n_seeds)}`` from few-shot result JSONs."""
+    import numpy as np
+
+    runs: dict = {}
+    for p in paths:
+        r = json.loads(Path(p).read_text())
+        runs.setdefault((r["dataset"], r["variant"], int(r["shots"])), []).append(float(r["metrics"]["acc1"]))
+    return {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in runs.items()}
+
+
+def _pm(cell) -> str:
+    mean, std, n = cell
+    return f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
+
+
+def table5_rows(summary: dict, dataset: dict, shots: int):
+    """Table 5: B vs RF vs RG (mix training) at one shot count."""
+    header = ["Dataset", "Shots", "B", "RF", "RG"]
+    return header, [[dataset["title"], shots] + [_pm(summary[(dataset["name"], m, shots)])
+                                                  for m in ("mix-B", "mix-RF", "mix-RG")]]
+
+
+def table7_rows(summary: dict, dataset: dict, shots: list[int]):
+    """Table 7: phase-wise (syn->real, real->syn) vs mix training, on RG data, per shot count."""
+    header = ["M-shot", "Phase-wise syn->real", "Phase-wise real->syn", "Mix training"]
+    return header, [[k] + [_pm(summary[(dataset["name"], m, k)]) for m in ("syn2real-RG", "real2syn-RG", "mix-RG")]
+                    for k in shots]
+
+
+FIGURE1_METHODS = {"ct-init": "CT w. init", "tip": "Tip-Adapter", "tip-f": "Tip-Adapter-F", "mix-RG": "CT w. Syn"}
+
+
+def figure1_rows(summary: dict, zeroshot: dict, datasets: list[dict]):
+    """The CSV behind Figure 1: one row per (dataset, method, shots), zero-shot CLIP as shots = 0."""
+    header = ["dataset", "method", "shots", "acc1_mean", "acc1_std", "n_seeds"]
+    rows = []
+    for d in datasets:
+        rows.append([d["name"], "Zero-shot CLIP", 0, f"{zeroshot[d['name']]:.2f}", "0.00", 1])
+        for m, label in FIGURE1_METHODS.items():
+            for (ds, meth, k), (mean, std, n) in sorted(summary.items(), key=lambda kv: kv[0][2]):
+                if ds == d["name"] and meth == m:
+                    rows.append([ds, label, k, f"{mean:.2f}", f"{std:.2f}", n])
+    return header, rows

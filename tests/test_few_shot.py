@@ -102,3 +102,11 @@ def test_mix_and_phasewise_both_learn_and_phases_run_in_order():
     assert evaluate(head, xt, yt)["acc1"] > 90
     _, hist = train_phasewise(xr, yr, xs, ys, FLAT, "real->syn", ct, ct, SCE)
     assert hist[0]["phase"] == "real" and hist[-1]["phase"] == "syn"
+
+
+def test_without_a_val_split_validation_comes_from_train_without_touching_the_shots():
+    train = np.repeat(np.arange(3), 10)
+    split = few_shot_split(train, None, k=2, seed=1, n_classes=3)
+    assert split["val_from"] == "train" and len(split["val"]) == 6
+    assert not set(split["val"]) & set(split["train"])
+    assert np.bincount(train[split["val"]]).tolist() == [2, 2, 2]

@@ -69,6 +69,7 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     store = ImageStore(project / "work/demo/demo_shapes/synthetic/LE/images.h5")
     assert len(store) == 48 and sorted(set(store.labels.tolist())) == [0, 1, 2, 3]
     assert all(p.startswith("a photo of ") for p in store.prompts())
+    check_few_shot_outputs(project)
     out = snakemake(project)
     assert "Nothing to be done" in out.stdout + out.stderr
     # batch sizes and job splits do not change any output, so changing them reruns nothing
@@ -79,6 +80,32 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     (project / "gs.yaml").write_text("generation: {guidance_scale: 5.0}\n")
     out = snakemake(project, "-n", overrides=["gs.yaml"])
     assert "generate" in out.stdout and "Nothing to be done" not in out.stdout + out.stderr
+
+
+def check_few_shot_outputs(project):
+    from synrec.stores import ImageStore
+
+    with open(project / "results/table5.csv") as f:
+        t5 = list(csv.reader(f))
+    assert t5[0] == ["Dataset", "Shots", "B", "RF", "RG"] and t5[1][:2] == ["Demo-Shapes", "2"]
+    assert " ± " in t5[1][2]  # mean ± std over the two split seeds
+    with open(project / "results/table7.csv") as f:
+        assert [r[0] for r in csv.reader(f)] == ["M-shot", "1", "2"]
+    with open(project / "results/figure1.csv") as f:
+        fig = list(csv.DictReader(f))
+    assert {r["method"] for r in fig} == {"Zero-shot CLIP", "CT w. init", "Tip-Adapter", "Tip-Adapter-F", "CT w. Syn"}
+    assert (project / "results/figure1.png").read_bytes()[:4] == b"\x89PNG"
+    tip = json.loads((project / "results/fewshot/demo_shapes/RN50/2shot-seed1/tip.json").read_text())
+    assert tip["shots"] == 2 and tip["split_seed"] == 1 and tip["n_train"] == 8
+    assert tip["settings"]["alpha"] in (1.0, 3.0) and tip["settings"]["beta"] in (1.0, 5.0)
+    split = json.loads((project / "work/demo/demo_shapes/fewshot/split-2shot-seed1.json").read_text())
+    assert len(split["train"]) == 8 and split["val_from"] == "val" and len(split["val"]) == 8
+    rg = ImageStore(project / "work/demo/demo_shapes/synthetic/RG-1shot-seed1/images.h5")
+    assert len(rg) == 4 * 8 and float(json.loads(json.dumps(rg.attrs["strength"]))) == 0.354
+    assert set(rg.prompts()) == {"a photo of red circle", "a photo of green square", "a photo of blue triangle",
+                                 "a photo of yellow cross"}  # RG uses the class-name (B) prompts
+    mix = json.loads((project / "results/fewshot/demo_shapes/RN50/1shot-seed2/mix-RF.json").read_text())
+    assert 0 < mix["settings"]["n_syn"] <= 4 * 8  # RF keeps a subset of the CLIP-filtered LE images
 
 
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):
@@ -114,7 +141,8 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     from synrec.config import load_dataset_config
 
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    n_classes = {d: len(load_dataset_config(d, REPO / "config/datasets")["classnames"]) for d in cfg["datasets"]}
+    dcfg = {d: load_dataset_config(d, REPO / "config/datasets") for d in cfg["datasets"]}
+    n_classes = {d: len(c["classnames"]) for d, c in dcfg.items()}
     for d in cfg["datasets"]:
         (tmp_path / load_dataset_config(d, REPO / "config/datasets")["root"]).mkdir(parents=True, exist_ok=True)
     out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2", "--config",
@@ -123,10 +151,22 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     assert out.returncode == 0, out.stderr[-2000:]
     counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", out.stdout + out.stderr, re.M)}
     table2 = cfg["table2"]["datasets"]
+    fs = cfg["few_shot"]["datasets"]
+    runs = len(cfg["few_shot"]["shots"]) * len(cfg["few_shot"]["seeds"])  # (K, seed) pairs: 5 x 3
     # LE images for every dataset (Table 1's LE+CF) and B images for Table 2's datasets, one job per class
     assert counts["generate"] == sum(n_classes.values()) + sum(n_classes[d] for d in table2)
-    assert counts["merge_images"] == len(cfg["datasets"]) + len(table2)
-    # test features for 17 x 2 backbones, LE features for 17 x 2, B features for Table 2's datasets on RN50
-    assert counts["features"] == 17 * 2 * 2 + len(table2)
+    # real guidance: one job per 10 classes for every (K, seed) of the 8 few-shot datasets
+    assert counts["real_guidance"] == sum(-(-n_classes[d] // 10) for d in fs) * runs
+    assert counts["merge_images"] == len(cfg["datasets"]) + len(table2) + len(fs) * runs
+    # test and LE features for 17 x 2 backbones, B for Table 2's datasets, and on RN50 for the few-shot datasets:
+    # the train split, the val split where one exists apart from the test split, and each RG store
+    with_val = [d for d in fs if "val" in dcfg[d]["splits"]]
+    assert len(with_val) == 6  # ImageNet's 'val' is its test split; our Aircraft folders have no val
+    assert counts["features"] == 17 * 2 * 2 + len(table2) + len(fs) + len(with_val) + len(fs) * runs
     assert counts["classifier_tuning"] == 17 * 2 + len(table2) * 5  # LE+CF-SCE everywhere, + 5 for Table 2
-    assert counts["table1"] == counts["table2"] == 1
+    seeds = len(cfg["few_shot"]["seeds"])
+    assert counts["few_shot_split"] == len(fs) * runs
+    assert counts["real_filter"] == seeds  # only Table 5 (EuroSAT, 16 shots) uses RF
+    # Figure 1: 4 methods everywhere; Table 5: mix-B and mix-RF at 16 shots; Table 7: the two phase-wise orders
+    assert counts["few_shot_train"] == len(fs) * runs * 4 + 2 * seeds + 2 * runs
+    assert counts["table1"] == counts["table2"] == counts["table5"] == counts["table7"] == counts["figure1"] == 1

@@ -1,0 +1,132 @@
+# The few-shot study (Sec. 3.2): shots per (K, seed), real filtering, real guidance, the methods, Tables 5/7, Fig. 1.
+
+
+rule few_shot_split:
+    input:
+        lambda w: dataset_dir(w.dataset),
+    output:
+        f"{W}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        train_split=FS["train_split"],
+        val_split=lambda w: FS["val_split"] if has_val_split(w.dataset) else None,
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("few_shot_split", "{dataset}-{shots}shot-seed{fseed}"),
+    script:
+        "../scripts/few_shot_split.py"
+
+
+rule real_guidance:
+    input:
+        split=f"{W}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        prompts=f"{W}/{{dataset}}/prompts/B.json",
+        images=lambda w: dataset_dir(w.dataset),
+        model=model_input(config["models"]["text_to_image"]),
+    output:
+        temp(f"{W}/{{dataset}}/synthetic/RG-{{shots}}shot-seed{{fseed}}/shards/{{chunk}}.h5"),
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        train_split=FS["train_split"],
+        real_guidance=FS["real_guidance"],
+        generation={k: v for k, v in config["generation"].items() if k not in ("batch_size", "classes_per_job")},
+        model=config["models"]["text_to_image"],
+        seed=config["seed"],
+        device=config["device"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("real_guidance", "{dataset}-{shots}shot-seed{fseed}-{chunk}"),
+    script:
+        "../scripts/real_guidance.py"
+
+
+rule real_filter:
+    input:
+        syn=f"{W}/{{dataset}}/features/{FS['backbone']}/syn-LE.h5",
+        keep=f"{W}/{{dataset}}/synthetic/LE/cf.h5",
+        train=f"{W}/{{dataset}}/features/{FS['backbone']}/train.h5",
+        split=f"{W}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+    output:
+        f"{W}/{{dataset}}/fewshot/rf-{{shots}}shot-seed{{fseed}}.h5",
+    params:
+        margin=FS["real_filter"]["margin"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("real_filter", "{dataset}-{shots}shot-seed{fseed}"),
+    script:
+        "../scripts/real_filter.py"
+
+
+rule few_shot_train:
+    input:
+        unpack(fewshot_inputs),
+    output:
+        f"{R}/fewshot/{{dataset}}/{{backbone}}/{{shots}}shot-seed{{fseed}}/{{method}}.json",
+    params:
+        few_shot={k: v for k, v in FS.items() if k not in ("datasets", "shots", "seeds", "table5", "table7")},
+        sce=config["sce"],
+        seed=config["seed"],
+        device=config["device"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("few_shot_train", "{dataset}-{backbone}-{shots}shot-seed{fseed}-{method}"),
+    script:
+        "../scripts/few_shot_train.py"
+
+
+rule table5:
+    input:
+        fewshot_results([FS["table5"]["dataset"]], ["mix-B", "mix-RF", "mix-RG"], [FS["table5"]["shots"]]),
+    output:
+        csv=f"{R}/table5.csv",
+        md=f"{R}/table5.md",
+    params:
+        dataset=DATASETS.get(FS["table5"]["dataset"]),
+        note=config["results_note"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("table5", "table5"),
+    script:
+        "../scripts/table5.py"
+
+
+rule table7:
+    input:
+        fewshot_results([FS["table7"]["dataset"]], ["syn2real-RG", "real2syn-RG", "mix-RG"]),
+    output:
+        csv=f"{R}/table7.csv",
+        md=f"{R}/table7.md",
+    params:
+        dataset=DATASETS.get(FS["table7"]["dataset"]),
+        note=config["results_note"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("table7", "table7"),
+    script:
+        "../scripts/table7.py"
+
+
+rule figure1:
+    input:
+        fewshot=fewshot_results(FS_DATASETS, ["ct-init", "tip", "tip-f", "mix-RG"]),
+        zeroshot=[f"{R}/zeroshot/{d}/{FS['backbone']}/CLIP.json" for d in FS_DATASETS],
+    output:
+        png=f"{R}/figure1.png",
+        csv=f"{R}/figure1.csv",
+    params:
+        datasets=[DATASETS[d] for d in FS_DATASETS],
+        note=config["results_note"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("figure1", "figure1"),
+    script:
+        "../scripts/figure1.py"

@@ -1,0 +1,40 @@
+"""Rule few_shot_train: one few-shot method for one (dataset, K, seed) on cached features -> result JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+import json
+
+import h5py
+import torch
+
+from synrec.atomic import write_json
+from synrec.few_shot_methods import run_method
+from synrec.models import pick_device
+from synrec.results import result_record
+from synrec.stores import read_features
+from synrec.runlog import rule_log
+
+sm = snakemake  # noqa: F821
+w = sm.wildcards
+with rule_log(sm.log, f"few_shot_train {w.dataset} {w.backbone} {w.shots}-shot seed {w.fseed} {w.method}"):
+    split = json.loads(open(sm.input.split).read())
+    tx, ty, _ = read_features(sm.input.train)
+    test_x, test_y, _ = read_features(sm.input.test)
+    head = torch.load(sm.input.head, weights_only=True)
+    vx, vy = (read_features(sm.input.val)[:2] if "val" in sm.input.keys() else (tx, ty))
+    data = {"shot_x": tx[split["train"]], "shot_y": ty[split["train"]], "val_x": vx[split["val"]],
+            "val_y": vy[split["val"]], "test_x": test_x, "test_y": test_y, "class_emb": head["class_emb"],
+            "logit_scale": head["logit_scale"]}
+    if "syn" in sm.input.keys():
+        sx, sy, _ = read_features(sm.input.syn)
+        keep_file = sm.input.get("rf") or sm.input.get("keep")
+        if keep_file:
+            with h5py.File(keep_file, "r") as f:
+                keep = f["keep"][:]
+            sx, sy = sx[keep], sy[keep]
+        data["syn_x"], data["syn_y"] = sx, sy
+    out = run_method(w.method, data, sm.params.few_shot, sm.params.sce, sm.params.seed, pick_device(sm.params.device))
+    print(f"{w.method}: top-1 {out['metrics']['acc1']:.2f}")
+    details = out["details"]
+    write_json(sm.output[0], result_record(
+        sm.config, w.dataset, w.backbone, w.method, out["metrics"], n_train=len(split["train"]), seed=sm.params.seed,
+        settings={k: v for k, v in details.items() if k != "history"}, history=details.get("history"),
+        extra={"study": "few-shot", "shots": int(w.shots), "split_seed": int(w.fseed)}))
