@@ -134,7 +134,7 @@ def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: 
     for s in shards:
         with h5py.File(s, "r") as src:
             sizes.append(int(src["labels"].shape[0]))
-            these = {k: src.attrs[k] for k in ("generation", "model") if k in src.attrs}
+            these = {k: src.attrs[k] for k in ("generation", "model", "strength") if k in src.attrs}
         if shared is not None and these != shared:
             raise SynrecError(f"shard {s} was generated with other settings than {shards[0]}: {these} vs {shared}")
         shared = these

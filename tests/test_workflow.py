@@ -101,10 +101,10 @@ def check_few_shot_outputs(project):
     split = json.loads((project / "work/demo/demo_shapes/fewshot/split-2shot-seed1.json").read_text())
     assert len(split["train"]) == 8 and split["val_from"] == "val" and len(split["val"]) == 8
     rg = ImageStore(project / "work/demo/demo_shapes/synthetic/RG-1shot-seed1/images.h5")
-    assert len(rg) == 4 * 8 and float(json.loads(json.dumps(rg.attrs["strength"]))) == 0.354
+    assert len(rg) == 4 * 8 and float(rg.attrs["strength"]) == 0.354
     assert set(rg.prompts()) == {"a photo of red circle", "a photo of green square", "a photo of blue triangle",
                                  "a photo of yellow cross"}  # RG uses the class-name (B) prompts
-    mix = json.loads((project / "results/fewshot/demo_shapes/RN50/1shot-seed2/mix-RF.json").read_text())
+    mix = json.loads((project / "results/fewshot/demo_shapes/RN50/2shot-seed2/mix-RF.json").read_text())
     assert 0 < mix["settings"]["n_syn"] <= 4 * 8  # RF keeps a subset of the CLIP-filtered LE images
 
 
