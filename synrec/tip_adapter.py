@@ -34,14 +34,21 @@ def one_hot(labels, n_classes: int) -> torch.Tensor:
 
 
 def search_alpha_beta(features, labels, class_emb, keys, values, alphas, betas, scale: float = 100.0):
-    """The (alpha, beta) with the best top-1 on ``(features, labels)`` - pass the few-shot validation set."""
+    """The (alpha, beta) with the best top-1 on ``(features, labels)`` - pass the few-shot validation set.
+
+    The zero-shot logits and the affinities are computed once, the cache term once per beta (the same arithmetic
+    as :func:`tip_logits`); ties go to the first pair in (alpha, beta) order."""
     labels = torch.as_tensor(labels)
-    best = (-1.0, None, None)
-    for a, b in itertools.product(alphas, betas):
-        acc = (tip_logits(features, class_emb, keys, values, a, b, scale).argmax(-1) == labels).float().mean().item()
-        if acc > best[0]:
-            best = (acc, a, b)
-    return best[1], best[2]
+    f = _norm(features)
+    zero_shot = scale * f @ _norm(class_emb).T
+    affinity = f @ _norm(keys).T
+    scores = {}
+    for b in betas:
+        cache = torch.exp(-b * (1.0 - affinity)) @ values
+        for a in alphas:
+            scores[(a, b)] = ((zero_shot + a * cache).argmax(-1) == labels).float().mean().item()
+    top = max(scores.values())
+    return next(ab for ab in itertools.product(alphas, betas) if scores[ab] == top)
 
 
 def train_tip_adapter_f(shot_features, shot_labels, class_emb, alpha: float, beta: float, epochs: int = 20,

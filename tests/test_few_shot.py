@@ -110,3 +110,16 @@ def test_without_a_val_split_validation_comes_from_train_without_touching_the_sh
     assert split["val_from"] == "train" and len(split["val"]) == 6
     assert not set(split["val"]) & set(split["train"])
     assert np.bincount(train[split["val"]]).tolist() == [2, 2, 2]
+
+
+def test_alpha_beta_search_equals_brute_force_over_tip_logits():
+    g = torch.Generator().manual_seed(3)
+    emb = F.normalize(torch.randn(5, 12, generator=g), dim=-1)
+    keys, y_keys = torch.randn(15, 12, generator=g), torch.arange(15) % 5
+    val, val_y = torch.randn(40, 12, generator=g), torch.randint(0, 5, (40,), generator=g)
+    alphas, betas = [0.0, 0.5, 2.0, 8.0], [1.0, 3.0, 9.0]
+    vals = one_hot(y_keys, 5)
+    brute = {(a, b): accuracy(tip_logits(val, emb, keys, vals, a, b), val_y) for a in alphas for b in betas}
+    top = max(brute.values())
+    first_best = next((a, b) for a in alphas for b in betas if brute[(a, b)] == top)
+    assert search_alpha_beta(val, val_y, emb, keys, vals, alphas, betas) == first_best
