@@ -42,6 +42,17 @@ def cosine_lambda(total_steps: int, warmup_steps: int):
     return f
 
 
+def optimizer_step(head: nn.Module, opt, sched, loss: torch.Tensor, grad_clip: float | None) -> float:
+    """One AdamW step on ``loss`` with optional gradient clipping and a scheduler step; returns the loss value."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(head.parameters(), grad_clip)
+    opt.step()
+    sched.step()
+    return float(loss.detach())
+
+
 def train_ct(features: np.ndarray, labels: np.ndarray, class_emb: torch.Tensor, ct_cfg: dict, loss: str = "CE",
              sce_cfg: dict | None = None, seed: int = 0, device="cpu", progress: bool = True,
              logit_scale: float = 100.0, start: ClassifierHead | None = None):
@@ -70,13 +81,7 @@ def train_ct(features: np.ndarray, labels: np.ndarray, class_emb: torch.Tensor, 
                 l = F.cross_entropy(logits, y[idx])
             else:
                 raise ValueError(f"unknown loss {loss!r} (CE or SCE)")
-            opt.zero_grad(set_to_none=True)
-            l.backward()
-            if ct_cfg.get("grad_clip"):
-                nn.utils.clip_grad_norm_(head.parameters(), ct_cfg["grad_clip"])
-            opt.step()
-            sched.step()
-            total += float(l.detach()) * len(idx)
+            total += optimizer_step(head, opt, sched, l, ct_cfg.get("grad_clip")) * len(idx)
         history.append({"epoch": epoch + 1, "loss": total / n, "lr": sched.get_last_lr()[0]})
     return head.cpu().eval(), history
 

@@ -13,7 +13,6 @@ real2syn-RG
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .classifier_tuning import evaluate, metrics_from_logits, train_ct

@@ -15,10 +15,9 @@ import math
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from .classifier_tuning import ClassifierHead, cosine_lambda, train_ct
+from .classifier_tuning import ClassifierHead, cosine_lambda, optimizer_step, train_ct
 from .sce import sce_loss
 
 
@@ -59,13 +58,7 @@ def train_mix(real_x, real_y, syn_x, syn_y, class_emb, cfg: dict, sce_cfg: dict,
             xs_b = xs[s].to(device)
             loss_syn = sce_loss(head(xs_b), teacher(xs_b), ys[s].to(device), sce_cfg["weight"], sce_cfg["temperature"])
             loss = w_real * loss_real + w_syn * loss_syn
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.get("grad_clip"):
-                nn.utils.clip_grad_norm_(head.parameters(), cfg["grad_clip"])
-            opt.step()
-            sched.step()
-            total_loss += float(loss.detach())
+            total_loss += optimizer_step(head, opt, sched, loss, cfg.get("grad_clip"))
         history.append({"epoch": epoch + 1, "loss": total_loss / steps_per_epoch, "lr": sched.get_last_lr()[0]})
     return head.cpu().eval(), history
 
