@@ -84,7 +84,7 @@ rule table5:
     input:
         fewshot_results([FS["table5"]["dataset"]], ["mix-B", "mix-RF", "mix-RG"], [FS["table5"]["shots"]]),
     output:
-        csv=f"{R}/table5.csv",
+        csv=report(f"{R}/table5.csv", caption="../workflow/report/table5.rst", category="Few-shot"),
         md=f"{R}/table5.md",
     params:
         dataset=DATASETS.get(FS["table5"]["dataset"]),
@@ -101,7 +101,7 @@ rule table7:
     input:
         fewshot_results([FS["table7"]["dataset"]], ["syn2real-RG", "real2syn-RG", "mix-RG"]),
     output:
-        csv=f"{R}/table7.csv",
+        csv=report(f"{R}/table7.csv", caption="../workflow/report/table7.rst", category="Few-shot"),
         md=f"{R}/table7.md",
     params:
         dataset=DATASETS.get(FS["table7"]["dataset"]),
@@ -119,8 +119,8 @@ rule figure1:
         fewshot=fewshot_results(FS_DATASETS, ["ct-init", "tip", "tip-f", "mix-RG"]),
         zeroshot=[f"{R}/zeroshot/{d}/{FS['backbone']}/CLIP.json" for d in FS_DATASETS],
     output:
-        png=f"{R}/figure1.png",
-        csv=f"{R}/figure1.csv",
+        png=report(f"{R}/figure1.png", caption="../workflow/report/figure1.rst", category="Few-shot"),
+        csv=report(f"{R}/figure1.csv", caption="../workflow/report/figure1.rst", category="Few-shot"),
     params:
         datasets=[DATASETS[d] for d in FS_DATASETS],
         note=config["results_note"],

@@ -8,9 +8,9 @@ rule table1:
         expand(f"{R}/zeroshot/{{dataset}}/{{backbone}}/{{variant}}.json", dataset=list(DATASETS),
                backbone=BACKBONES, variant=["CLIP", VARIANT]),
     output:
-        csv=f"{R}/table1.csv",
+        csv=report(f"{R}/table1.csv", caption="../workflow/report/table1.rst", category="Zero-shot"),
         md=f"{R}/table1.md",
-        png=f"{R}/table1.png",
+        png=report(f"{R}/table1.png", caption="../workflow/report/table1.rst", category="Zero-shot"),
     params:
         datasets=[DATASETS[d] for d in DATASETS],
         backbones=BACKBONES,
@@ -29,7 +29,7 @@ rule table2:
         expand(f"{R}/zeroshot/{{dataset}}/{config['table2']['backbone']}/{{variant}}.json",
                dataset=TABLE2_DATASETS, variant=["CLIP", "B-CE", "B-SCE", "LE-CE", "LE-SCE", "LE+CF-CE", "LE+CF-SCE"]),
     output:
-        csv=f"{R}/table2.csv",
+        csv=report(f"{R}/table2.csv", caption="../workflow/report/table2.rst", category="Zero-shot"),
         md=f"{R}/table2.md",
     params:
         datasets=[DATASETS[d] for d in TABLE2_DATASETS],

@@ -70,6 +70,10 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     assert len(store) == 48 and sorted(set(store.labels.tolist())) == [0, 1, 2, 3]
     assert all(p.startswith("a photo of ") for p in store.prompts())
     check_few_shot_outputs(project)
+    # one HTML page with every table and figure
+    snakemake(project, "--report", "report.html")
+    html = (project / "report.html").read_text(errors="replace")
+    assert "table1.png" in html and "figure1.png" in html and "table7.csv" in html
     out = snakemake(project)
     assert "Nothing to be done" in out.stdout + out.stderr
     # batch sizes and job splits do not change any output, so changing them reruns nothing
