@@ -14,6 +14,12 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names)
 
 
+def image_settings():
+    """The generation settings that change the images (batch size and job split do not: scripts read those from
+    the config, so changing them reruns nothing)."""
+    return {k: v for k, v in config["generation"].items() if k not in ("batch_size", "classes_per_job")}
+
+
 def model_input(spec):
     """A local model folder is an input (so rule tiny_model can build it); a hub name needs none."""
     path = local_model_path(spec)

@@ -32,7 +32,7 @@ rule real_guidance:
         data_root=config["data_root"],
         train_split=FS["train_split"],
         real_guidance=FS["real_guidance"],
-        generation={k: v for k, v in config["generation"].items() if k not in ("batch_size", "classes_per_job")},
+        generation=image_settings(),
         model=config["models"]["text_to_image"],
         seed=config["seed"],
         device=config["device"],

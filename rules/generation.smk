@@ -11,8 +11,7 @@ rule generate:
     wildcard_constraints:
         strategy="B|LE",
     params:
-        # what changes the images (batch size and job split do not: scripts read those from the config)
-        generation={k: v for k, v in config["generation"].items() if k not in ("batch_size", "classes_per_job")},
+        generation=image_settings(),
         model=config["models"]["text_to_image"],
         seed=config["seed"],
         device=config["device"],

@@ -11,5 +11,5 @@ with rule_log(sm.log, "table1"):
     acc = load_accuracies(sm.input)
     header, rows = table1_rows(acc, p.datasets, p.backbones, p.variant)
     title = f"Table 1: zero-shot top-1 (%), CLIP+SYN = {p.variant}"
-    write_table(sm.output.csv, header, rows, f"{p.note}\n\n{title}" if p.note else title)
+    write_table(sm.output.csv, header, rows, title, p.note)
     plot_table1(acc, p.datasets, p.backbones, p.variant, sm.output.png, p.note)

@@ -9,4 +9,4 @@ with rule_log(sm.log, "table2"):
     p = sm.params
     header, rows = table2_rows(load_accuracies(sm.input), p.datasets, p.backbone)
     title = f"Table 2: zero-shot top-1 (%), CLIP-{p.backbone}"
-    write_table(sm.output.csv, header, rows, f"{p.note}\n\n{title}" if p.note else title)
+    write_table(sm.output.csv, header, rows, title, p.note)

@@ -8,4 +8,4 @@ with rule_log(sm.log, "table5"):
     t5 = sm.config["few_shot"]["table5"]
     header, rows = table5_rows(few_shot_summary(sm.input), sm.params.dataset, t5["shots"])
     title = "Table 5: few-shot top-1 (%) with B (LE+CF), RF and RG synthetic data, mix training"
-    write_table(sm.output.csv, header, rows, f"{sm.params.note}\n\n{title}" if sm.params.note else title)
+    write_table(sm.output.csv, header, rows, title, sm.params.note)

@@ -9,4 +9,4 @@ with rule_log(sm.log, "table7"):
     ds = sm.params.dataset
     header, rows = table7_rows(few_shot_summary(sm.input), ds, sorted(fs["shots"]))
     title = f"Table 7: few-shot top-1 (%) on {ds['title']}, RG synthetic data"
-    write_table(sm.output.csv, header, rows, f"{sm.params.note}\n\n{title}" if sm.params.note else title)
+    write_table(sm.output.csv, header, rows, title, sm.params.note)

@@ -13,6 +13,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .atomic import atomic_path  # noqa: E402
 
 
+def _finish(fig, title: str, note: str, out: str | Path) -> None:
+    """Title (with the results note wrapped under it), layout, and an atomic PNG write."""
+    fig.suptitle(title + (f"\n{textwrap.fill(note, 90)}" if note else ""), fontsize=10)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
 def plot_table1(acc: dict, datasets: list[dict], backbones: list[str], variant: str, out: str | Path,
                 note: str = "") -> None:
     """One panel per backbone: zero-shot CLIP and CLIP+SYN top-1 per dataset, the gain written beside each bar."""
@@ -34,11 +43,7 @@ def plot_table1(acc: dict, datasets: list[dict], backbones: list[str], variant: 
         ax.set_yticks(ys, [d["title"] for d in datasets])
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].legend(loc="lower right", fontsize=8)
-    fig.suptitle("Table 1: zero-shot classification with synthetic data" + (f"\n{note}" if note else ""), fontsize=10)
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    _finish(fig, "Table 1: zero-shot classification with synthetic data", note, out)
 
 
 def plot_figure1(summary: dict, zeroshot: dict, datasets: list[dict], out: str | Path, note: str = "") -> None:
@@ -69,8 +74,4 @@ def plot_figure1(summary: dict, zeroshot: dict, datasets: list[dict], out: str |
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle("Figure 1: few-shot classification" + (f"\n{textwrap.fill(note, 90)}" if note else ""), fontsize=10)
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    _finish(fig, "Figure 1: few-shot classification", note, out)

@@ -32,10 +32,9 @@ def result_record(config: dict, dataset: str, backbone: str, variant: str, metri
     }
 
 
-def check_same_model(*pairs) -> None:
-    """``check_same_model(path_a, key_parts_a, path_b, key_parts_b, head_path, head_model)``: features and head must
-    come from the same CLIP weights and preprocessing, or the tuned head would be meaningless."""
-    a_path, a, b_path, b, head_path, head_model = pairs
+def check_same_model(a_path, a: dict, b_path, b: dict, head_path, head_model: dict) -> None:
+    """Two feature stores (their key parts) and a head must come from the same CLIP weights and preprocessing, or
+    the tuned head would be meaningless."""
     if a["model"] != b["model"] or a["preprocess"] != b["preprocess"]:
         raise SynrecError(f"{a_path} and {b_path} were computed with different CLIP models or preprocessing")
     if a["model"] != head_model:

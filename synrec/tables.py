@@ -79,10 +79,11 @@ def to_markdown(header: list[str], rows: list[list], note: str = "") -> str:
     return (note + "\n\n" if note else "") + "\n".join(lines) + "\n"
 
 
-def write_table(csv_path: str | Path, header: list[str], rows: list[list], note: str = "") -> None:
-    """Write ``table.csv`` and, beside it, ``table.md``."""
+def write_table(csv_path: str | Path, header: list[str], rows: list[list], title: str = "", note: str = "") -> None:
+    """Write ``table.csv`` and, beside it, ``table.md`` headed by ``note`` (if any) and ``title``."""
     write_text(csv_path, to_csv(header, rows))
-    write_text(Path(csv_path).with_suffix(".md"), to_markdown(header, rows, note))
+    heading = "\n\n".join(t for t in (note, title) if t)
+    write_text(Path(csv_path).with_suffix(".md"), to_markdown(header, rows, heading))
 
 
 # ---- few-shot (Sec. 3.2): mean and std over the split seeds ----
