@@ -111,12 +111,51 @@ def fewshot_results(datasets, methods, shots=None):
     ]
 
 
+def frozen_bn_inputs(w):
+    """Table 6: the shots, the zero-shot head, the CLIP model, the real images, and the synthetic images."""
+    inputs = {
+        "split": f"{W}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
+        "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
+        "images": dataset_dir(w.dataset),
+        "model": model_input(clip_spec(w.backbone)),
+    }
+    if w.tdata == "syn":
+        if FS["table6"]["synthetic"] == "RG":
+            inputs["syn"] = f"{W}/{w.dataset}/synthetic/RG-{w.shots}shot-seed{w.fseed}/images.h5"
+        else:  # B: LE images after the CLIP filter
+            inputs["syn"] = f"{W}/{w.dataset}/synthetic/LE/images.h5"
+            inputs["keep"] = f"{W}/{w.dataset}/synthetic/LE/cf.h5"
+    return inputs
+
+
+def frozen_bn_settings(tdata):
+    """Real shots tune as CT w. init does (ct_real, CE); synthetic images as the synthetic phase of phase-wise
+    training (the mix settings, SCE)."""
+    if tdata == "real":
+        return {**FS["ct_real"], "loss": "CE"}
+    m = FS["mix"]
+    return {"epochs": m["epochs"], "lr": m["lr"], "weight_decay": m["weight_decay"], "batch_size": m["batch_size_syn"],
+            "warmup_steps": m["warmup_steps"], "grad_clip": m["grad_clip"], "loss": "SCE"}
+
+
+def frozen_bn_results():
+    t6 = FS["table6"]
+    return [
+        f"{R}/frozen_bn/{t6['dataset']}/{FS['backbone']}/{t6['shots']}shot-seed{s}/{d}-{bn}.json"
+        for s in FS["seeds"]
+        for d in ("real", "syn")
+        for bn in ("bn-train", "bn-frozen")
+    ]
+
+
 def few_shot_targets():
     if not FS_DATASETS:
         return []
     targets = [f"{R}/figure1.png", f"{R}/figure1.csv"]
     if FS["table5"]["dataset"] in FS_DATASETS and FS["table5"]["shots"] in FS["shots"]:
         targets.append(f"{R}/table5.csv")
+    if FS["table6"]["dataset"] in FS_DATASETS:
+        targets.append(f"{R}/table6.csv")
     if FS["table7"]["dataset"] in FS_DATASETS:
         targets.append(f"{R}/table7.csv")
     return targets

@@ -111,6 +111,16 @@ def table5_rows(summary: dict, dataset: dict, shots: int):
                                                   for m in ("mix-B", "mix-RF", "mix-RG")]]
 
 
+def table6_rows(summary: dict, dataset: dict, shots: int):
+    """Table 6: image-level CT on real shots or synthetic images, BN in train mode or frozen."""
+    header = ["Train data", "Freeze BN?", "Test Acc"]
+    rows = []
+    for data, label in (("real", "Real"), ("syn", "Syn")):
+        for bn, mark in (("bn-train", ""), ("bn-frozen", "yes")):
+            rows.append([label, mark, _pm(summary[(dataset["name"], f"{data}-{bn}", shots)])])
+    return header, rows
+
+
 def table7_rows(summary: dict, dataset: dict, shots: list[int]):
     """Table 7: phase-wise (syn->real, real->syn) vs mix training, on RG data, per shot count."""
     header = ["M-shot", "Phase-wise syn->real", "Phase-wise real->syn", "Mix training"]
@@ -118,7 +128,8 @@ def table7_rows(summary: dict, dataset: dict, shots: list[int]):
                     for k in shots]
 
 
-FIGURE1_METHODS = {"ct-init": "CT w. init", "tip": "Tip-Adapter", "tip-f": "Tip-Adapter-F", "mix-RG": "CT w. Syn"}
+FIGURE1_METHODS = {"ct-init": "CT w. init", "tip": "Tip-Adapter", "tip-f": "Tip-Adapter-F", "coop": "CoOp",
+                   "mix-RG": "CT w. Syn"}
 
 
 def figure1_rows(summary: dict, zeroshot: dict, datasets: list[dict]):

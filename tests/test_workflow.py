@@ -73,7 +73,7 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     # one HTML page with every table and figure
     snakemake(project, "--report", "report.html")
     html = (project / "report.html").read_text(errors="replace")
-    assert "table1.png" in html and "figure1.png" in html and "table7.csv" in html
+    assert "table1.png" in html and "figure1.png" in html and "table7.csv" in html and "table6.csv" in html
     out = snakemake(project)
     assert "Nothing to be done" in out.stdout + out.stderr
     # batch sizes and job splits do not change any output, so changing them reruns nothing
@@ -97,7 +97,16 @@ def check_few_shot_outputs(project):
         assert [r[0] for r in csv.reader(f)] == ["M-shot", "1", "2"]
     with open(project / "results/figure1.csv") as f:
         fig = list(csv.DictReader(f))
-    assert {r["method"] for r in fig} == {"Zero-shot CLIP", "CT w. init", "Tip-Adapter", "Tip-Adapter-F", "CT w. Syn"}
+    assert {r["method"] for r in fig} == {"Zero-shot CLIP", "CT w. init", "Tip-Adapter", "Tip-Adapter-F", "CoOp",
+                                         "CT w. Syn"}
+    coop = json.loads((project / "results/fewshot/demo_shapes/RN50/1shot-seed2/coop.json").read_text())
+    assert coop["settings"]["epochs_run"] == 3 and len(coop["history"]) == 3 and coop["n_train"] == 4
+    with open(project / "results/table6.csv") as f:
+        t6 = list(csv.reader(f))
+    assert t6[0] == ["Train data", "Freeze BN?", "Test Acc"] and [r[:2] for r in t6[1:]] == [
+        ["Real", ""], ["Real", "yes"], ["Syn", ""], ["Syn", "yes"]]
+    frozen = json.loads((project / "results/frozen_bn/demo_shapes/RN50/2shot-seed1/syn-bn-frozen.json").read_text())
+    assert frozen["n_train"] == 4 * 8 and frozen["settings"]["loss"] == "SCE"  # the 2-shot RG images
     assert (project / "results/figure1.png").read_bytes()[:4] == b"\x89PNG"
     tip = json.loads((project / "results/fewshot/demo_shapes/RN50/2shot-seed1/tip.json").read_text())
     assert tip["shots"] == 2 and tip["split_seed"] == 1 and tip["n_train"] == 8
@@ -173,4 +182,7 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     assert counts["real_filter"] == seeds  # only Table 5 (EuroSAT, 16 shots) uses RF
     # Figure 1: 4 methods everywhere; Table 5: mix-B and mix-RF at 16 shots; Table 7: the two phase-wise orders
     assert counts["few_shot_train"] == len(fs) * runs * 4 + 2 * seeds + 2 * runs
-    assert counts["table1"] == counts["table2"] == counts["table5"] == counts["table7"] == counts["figure1"] == 1
+    assert counts["coop"] == len(fs) * runs
+    assert counts["frozen_bn"] == seeds * 4  # Table 6: real/syn x BN train/frozen at 16 shots
+    assert counts["table1"] == counts["table2"] == counts["table5"] == counts["table6"] == counts["table7"] == 1
+    assert counts["figure1"] == 1

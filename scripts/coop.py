@@ -1,0 +1,33 @@
+"""Rule coop: the CoOp baseline for one (dataset, K, seed): context learned on the shots' cached features -> JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+import json
+
+import torch
+
+from synrec.atomic import write_json
+from synrec.coop import coop_epochs, evaluate_coop, train_coop
+from synrec.models import load_clip, pick_device
+from synrec.results import result_record
+from synrec.stores import read_features
+from synrec.runlog import rule_log
+
+sm = snakemake  # noqa: F821
+w = sm.wildcards
+with rule_log(sm.log, f"coop {w.dataset} {w.backbone} {w.shots}-shot seed {w.fseed}"):
+    ds, cfg = sm.params.dataset, sm.params.coop
+    split = json.loads(open(sm.input.split).read())
+    tx, ty, _ = read_features(sm.input.train)
+    test_x, test_y, _ = read_features(sm.input.test)
+    scale = torch.load(sm.input.head, weights_only=True)["logit_scale"]
+    device = pick_device(sm.params.device)
+    model, _, tokenizer = load_clip(sm.params.model, device)
+    epochs = coop_epochs(cfg, int(w.shots), w.dataset)
+    print(f"CoOp: {cfg['n_ctx']} context tokens, {len(split['train'])} shots, {epochs} epochs")
+    prompts, history = train_coop(model, tokenizer, ds["classnames"], tx[split["train"]], ty[split["train"]], cfg,
+                                  epochs, sm.params.seed, scale, device)
+    metrics = evaluate_coop(prompts, test_x, test_y, scale)
+    print(f"coop: top-1 {metrics['acc1']:.2f}")
+    write_json(sm.output[0], result_record(
+        sm.config, w.dataset, w.backbone, "coop", metrics, n_train=len(split["train"]), seed=sm.params.seed,
+        settings={**cfg, "epochs_run": epochs}, history=history,
+        extra={"study": "few-shot", "shots": int(w.shots), "split_seed": int(w.fseed)}))
