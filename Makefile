@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.synrec-installed
 
-.PHONY: demo test env lint dry-run bench clean-demo
+.PHONY: demo test env lint dry-run bench clean-demo slurm-profile
 
 env: $(STAMP)
 
@@ -27,6 +27,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+# Makes `snakemake --profile slurm` find profiles/slurm (snakemake looks in ~/.config/snakemake, not in profiles/).
+# A link, so profiles/slurm/config.yaml stays the one file to edit.
+SNAKEMAKE_CONFIG := $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/snakemake
+slurm-profile:
+	@mkdir -p $(SNAKEMAKE_CONFIG)
+	@if [ -e $(SNAKEMAKE_CONFIG)/slurm ] && [ ! -L $(SNAKEMAKE_CONFIG)/slurm ]; then \
+		echo "synrec: $(SNAKEMAKE_CONFIG)/slurm exists and is not a link; move it away first"; exit 1; fi
+	ln -sfn $(CURDIR)/profiles/slurm $(SNAKEMAKE_CONFIG)/slurm
+	@echo "synrec: 'snakemake --profile slurm' now uses $(CURDIR)/profiles/slurm (edit its EDIT block)"
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint --configfile config/demo.yaml

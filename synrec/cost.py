@@ -1,0 +1,175 @@
+"""What a cluster run cost, per table target and per rule, from SLURM's own accounting: ``results/cost.csv``.
+
+After ``snakemake --profile slurm …``, SLURM accounting (``sacct``, backed by slurmdbd) knows every job the run
+submitted, and Snakemake's own run logs (``.snakemake/log/*.snakemake.log``) say which SLURM job id ran which
+(rule, wildcards): the executor plugin logs ``… submitted with SLURM jobid J (log: …/slurm_logs/rule_<rule>/<wildcard
+values joined by _>/J.log)``. (The plugin's ``--comment`` carries the same, but ``sacct`` shows comments only where
+the cluster sets ``AccountingStoreFlags=job_comment``.) The workflow's dry run (``--forceall -n``) tells which jobs
+each table target is made of. Joining the three gives, per target and rule: the jobs, the attempts (a retried job counts each attempt), the wall-clock hours
+and the GPU-hours (elapsed × GPUs allocated, from ``AllocTRES``) actually spent. A job shared by two targets (the
+test-split features of Tables 1 and 2, say) is counted in both: each row says what that target alone would cost.
+
+    python -m synrec.cost results/table1.csv results/table2.csv --out results/cost.csv -- --configfile config/demo.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from .atomic import write_text
+from .errors import SynrecError
+
+SACCT_FIELDS = ["JobIDRaw", "State", "ElapsedRaw", "AllocTRES"]
+HEADER = ["target", "rule", "jobs", "attempts", "failed_attempts", "wall_hours", "gpu_hours"]
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (.*?)\)")
+
+
+def parse_dry_run(text: str) -> set[tuple[str, str]]:
+    """``{(rule, wildcard values joined by '_')}`` of the jobs a ``snakemake -n`` listing shows."""
+    jobs, rule = set(), None
+    for line in text.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+        if m:
+            if rule is not None:
+                jobs.add((rule, ""))
+            rule = m.group(1)
+            continue
+        m = re.match(r"^wildcards: (.*)$", line.strip())
+        if m and rule is not None:
+            values = [kv.split("=", 1)[1] for kv in re.split(r", (?=\w+=)", m.group(1))]
+            jobs.add((rule, "_".join(values).replace("/", "_")))
+            rule = None
+    if rule is not None:
+        jobs.add((rule, ""))
+    return jobs
+
+
+def target_jobs(target: str, snakemake_args: list[str], cwd=None) -> set[tuple[str, str]]:
+    cmd = [sys.executable, "-m", "snakemake", target, "--forceall", "-n", "--workflow-profile", "none",
+           *snakemake_args]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    if out.returncode != 0:
+        last = (out.stderr or out.stdout).strip().splitlines()
+        raise SynrecError(f"cost: the dry run for {target} failed: {last[-1] if last else out.returncode}")
+    return parse_dry_run(out.stdout)
+
+
+def parse_submissions(text: str) -> dict[str, tuple[str, str]]:
+    """``{slurm_jobid: (rule, wildcards)}`` from Snakemake run logs (the plugin's per-job SLURM log path)."""
+    out = {}
+    for jobid, path in SUBMITTED.findall(text):
+        parts = Path(path).parts
+        idx = next((i for i, p in enumerate(parts) if p.startswith("rule_")), None)
+        if idx is None:
+            continue
+        rule = parts[idx][len("rule_"):]
+        wildcards = parts[idx + 1] if idx + 2 < len(parts) else ""
+        out[jobid] = (rule, wildcards)
+    return out
+
+
+def read_submissions(log_dir: str | Path = ".snakemake/log") -> dict[str, tuple[str, str]]:
+    logs = sorted(Path(log_dir).glob("*.snakemake.log"))
+    if not logs:
+        raise SynrecError(f"cost: no Snakemake run logs in {log_dir} (run from the directory the workflow ran in)")
+    found = {}
+    for log in logs:
+        found.update(parse_submissions(log.read_text(errors="replace")))
+    return found
+
+
+def gpus_of(tres: str) -> int:
+    m = re.search(r"gres/gpu=(\d+)", tres)
+    return int(m.group(1)) if m else 0
+
+
+def parse_sacct(text: str, submissions: dict[str, tuple[str, str]]) -> list[dict]:
+    """Rows of ``sacct -X -P -n --format=JobIDRaw,State,ElapsedRaw,AllocTRES`` for the workflow's jobs."""
+    rows = []
+    for line in text.splitlines():
+        parts = line.split("|")
+        if len(parts) != len(SACCT_FIELDS) or parts[0] not in submissions:
+            continue
+        jobid, state, elapsed, tres = parts
+        rule, wildcards = submissions[jobid]
+        rows.append({"jobid": jobid, "rule": rule, "wildcards": wildcards, "state": state.split()[0],
+                     "seconds": int(elapsed or 0), "gpus": gpus_of(tres)})
+    return rows
+
+
+def read_sacct(jobids, submissions) -> list[dict]:
+    if not jobids:
+        return []
+    cmd = ["sacct", "-X", "-P", "-n", "-j", ",".join(sorted(jobids, key=int)), f"--format={','.join(SACCT_FIELDS)}"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise SynrecError("cost: sacct not found (SLURM accounting is needed for results/cost.csv)") from None
+    if out.returncode != 0:
+        err = out.stderr.strip().splitlines()
+        raise SynrecError(f"cost: sacct failed: {err[-1] if err else out.returncode}")
+    return parse_sacct(out.stdout, submissions)
+
+
+def cost_rows(targets: dict[str, set[tuple[str, str]]], sacct_rows: list[dict]) -> list[list]:
+    """Per target, one row per rule and a total row (rule ``all rules``)."""
+    by_job = defaultdict(list)
+    for r in sacct_rows:
+        by_job[(r["rule"], r["wildcards"])].append(r)
+    rows = []
+    for target, jobs in targets.items():
+        per_rule: dict = defaultdict(lambda: [set(), 0, 0, 0.0, 0.0])
+        for key in jobs:
+            for r in by_job.get(key, []):
+                acc = per_rule[r["rule"]]
+                acc[0].add(key)
+                acc[1] += 1
+                acc[2] += r["state"] != "COMPLETED"
+                acc[3] += r["seconds"] / 3600
+                acc[4] += r["seconds"] * r["gpus"] / 3600
+        total = [0, 0, 0, 0.0, 0.0]
+        for rule in sorted(per_rule):
+            jobset, attempts, failed, wall, gpu = per_rule[rule]
+            rows.append([target, rule, len(jobset), attempts, failed, f"{wall:.4f}", f"{gpu:.4f}"])
+            for i, v in enumerate((len(jobset), attempts, failed, wall, gpu)):
+                total[i] += v
+        rows.append([target, "all rules", total[0], total[1], total[2], f"{total[3]:.4f}", f"{total[4]:.4f}"])
+    return rows
+
+
+def write_cost(path, rows: list[list]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(HEADER)
+    w.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    ap = argparse.ArgumentParser(prog="python -m synrec.cost", description=__doc__.split("\n\n")[0])
+    ap.add_argument("targets", nargs="+", help="table targets, e.g. results/table1.csv")
+    ap.add_argument("--logs", default=".snakemake/log", help="Snakemake's run logs (all runs there are counted)")
+    ap.add_argument("--out", default="results/cost.csv")
+    args = ap.parse_args(argv)
+    try:
+        targets = {t: target_jobs(t, extra) for t in args.targets}
+        submissions = read_submissions(args.logs)
+        rows = cost_rows(targets, read_sacct(submissions.keys(), submissions))
+    except SynrecError as exc:
+        sys.exit(f"synrec: {exc}")
+    write_cost(args.out, rows)
+    print(f"{args.out}: {len(rows)} rows")
+
+
+if __name__ == "__main__":
+    main()
