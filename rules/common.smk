@@ -70,6 +70,20 @@ def ct_inputs(w):
     return inputs
 
 
+def partial_tuning_inputs(w):
+    """Table 3: the synthetic images (and CF keep-list) of table3.data, the head, the model, the real test images."""
+    strategy, _, filtering = config["table3"]["data"].partition(CF_JOINER)
+    inputs = {
+        "syn": f"{W}/{w.dataset}/synthetic/{strategy}/images.h5",
+        "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
+        "images": dataset_dir(w.dataset),
+        "model": model_input(clip_spec(w.backbone)),
+    }
+    if filtering == "CF":
+        inputs["keep"] = f"{W}/{w.dataset}/synthetic/{strategy}/cf.h5"
+    return inputs
+
+
 def has_val_split(name):
     """A val split distinct from the test split (else few-shot validation is drawn from the train split)."""
     cfg = DATASETS[name]

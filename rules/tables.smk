@@ -41,3 +41,21 @@ rule table2:
         log_path("table2", "table2"),
     script:
         "../scripts/table2.py"
+
+
+rule table3:
+    input:
+        zeroshot=f"{R}/zeroshot/{T3['dataset']}/{T3['backbone']}/CLIP.json",
+        runs=[f"{R}/param_share/{T3['dataset']}/{T3['backbone']}/{lv}.json" for lv in T3["levels"]],
+    output:
+        csv=report(f"{R}/table3.csv", caption="../workflow/report/table3.rst", category="Zero-shot"),
+        md=f"{R}/table3.md",
+    params:
+        dataset=DATASETS.get(T3["dataset"]),
+        note=config["results_note"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("table3", "table3"),
+    script:
+        "../scripts/table3.py"

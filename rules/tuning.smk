@@ -33,3 +33,31 @@ rule zeroshot_clip:
         log_path("zeroshot_clip", "{dataset}-{backbone}"),
     script:
         "../scripts/zeroshot_clip.py"
+
+
+# Table 3: a growing share of the CLIP ResNet image encoder tuned with the head on synthetic images (image-level).
+T3 = config["table3"]
+
+
+rule partial_tuning:
+    input:
+        unpack(partial_tuning_inputs),
+    output:
+        f"{R}/param_share/{{dataset}}/{{backbone}}/{{level}}.json",
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        model=lambda w: clip_spec(w.backbone),
+        tuning={**config["ct"], "lr_encoder": T3["lr_encoder"]},
+        loss=T3["loss"],
+        data=T3["data"],
+        sce=config["sce"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: max(1, config["features"]["num_workers"])
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("partial_tuning", "{dataset}-{backbone}-{level}"),
+    script:
+        "../scripts/partial_tuning.py"

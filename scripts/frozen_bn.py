@@ -9,7 +9,8 @@ import torch
 
 from synrec.atomic import write_json
 from synrec.datasets import load_split
-from synrec.frozen_bn import bn_layers, evaluate_images, train_image_ct
+from synrec.frozen_bn import bn_layers, require_bn
+from synrec.image_ct import evaluate_images, train_image_ct
 from synrec.models import load_clip, pick_device
 from synrec.results import result_record
 from synrec.stores import ImageStore
@@ -23,6 +24,7 @@ with rule_log(sm.log, f"frozen_bn {w.dataset} {w.backbone} {w.shots}-shot seed {
     loss = tuning.pop("loss")
     device = pick_device(sm.params.device)
     model, preprocess, _ = load_clip(sm.params.model, device)
+    require_bn(model.visual)
     head0 = torch.load(sm.input.head, weights_only=True)
     if w.tdata == "real":
         source = load_split(ds, sm.params.data_root, sm.params.train_split)

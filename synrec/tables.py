@@ -65,6 +65,16 @@ def table2_rows(acc: dict, datasets: list[dict], backbone: str) -> tuple[list[st
     return header, rows
 
 
+def table3_rows(zeroshot: dict, runs: list[dict]) -> tuple[list[str], list[list]]:
+    """Table 3: a column per share of parameters tuned (zero-shot = 0), in increasing order; rows: the stage the
+    encoder was unfrozen down to, and the accuracy."""
+    runs = sorted(runs, key=lambda r: r["share_tuned"])
+    header = ["Param Tuned (%)", "0"] + [f"{r['share_tuned']:.2f}" for r in runs]
+    rows = [["Tuned down to", "(zero-shot)"] + [r["level"] for r in runs],
+            ["Acc", _fmt(zeroshot["metrics"]["acc1"])] + [_fmt(r["metrics"]["acc1"]) for r in runs]]
+    return header, rows
+
+
 def to_csv(header: list[str], rows: list[list]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
