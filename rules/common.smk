@@ -84,6 +84,17 @@ def partial_tuning_inputs(w):
     return inputs
 
 
+def from_scratch_inputs(w):
+    """Table 4: the synthetic store (and CF keep-list) of table4.data, or the real dataset; always the real test split."""
+    inputs = {"images": dataset_dir(w.dataset)}
+    if w.tsource == "syn":
+        strategy, _, filtering = config["table4"]["data"].partition(CF_JOINER)
+        inputs["syn"] = f"{W}/{w.dataset}/synthetic/{strategy}/images.h5"
+        if filtering == "CF":
+            inputs["keep"] = f"{W}/{w.dataset}/synthetic/{strategy}/cf.h5"
+    return inputs
+
+
 def has_val_split(name):
     """A val split distinct from the test split (else few-shot validation is drawn from the train split)."""
     cfg = DATASETS[name]

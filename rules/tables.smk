@@ -59,3 +59,21 @@ rule table3:
         log_path("table3", "table3"),
     script:
         "../scripts/table3.py"
+
+
+rule table4:
+    input:
+        syn=f"{R}/scratch/{T4['dataset']}/{T4['model']}/syn.json",
+        real=[f"{R}/scratch/{T4['dataset']}/{T4['model']}/real-{k}.json" for k in T4["real_per_class"]],
+    output:
+        csv=report(f"{R}/table4.csv", caption="../workflow/report/table4.rst", category="Zero-shot"),
+        md=f"{R}/table4.md",
+    params:
+        dataset=DATASETS.get(T4["dataset"]),
+        note=config["results_note"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("table4", "table4"),
+    script:
+        "../scripts/table4.py"

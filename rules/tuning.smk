@@ -61,3 +61,28 @@ rule partial_tuning:
         log_path("partial_tuning", "{dataset}-{backbone}-{level}"),
     script:
         "../scripts/partial_tuning.py"
+
+
+# Table 4: a timm model from random initialisation on synthetic images, or on real subsets of K images per class.
+T4 = config["table4"]
+
+
+rule from_scratch:
+    input:
+        unpack(from_scratch_inputs),
+    output:
+        f"{R}/scratch/{{dataset}}/{T4['model']}/{{tsource}}.json",
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        train_split=FS["train_split"],
+        training={k: v for k, v in T4.items() if k not in ("dataset", "real_per_class", "num_workers")},
+        seed=config["seed"],
+        device=config["device"],
+    threads: max(1, T4["num_workers"])
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("from_scratch", "{dataset}-{tsource}"),
+    script:
+        "../scripts/from_scratch.py"

@@ -35,6 +35,17 @@ class _Images(torch.utils.data.Dataset):
         return self.preprocess(self.source.image(int(self.indices[i])))
 
 
+class LabelledImages(_Images):
+    """``(preprocess(image), label)`` for the images ``indices`` of a Split or ImageStore (labels from ``source``)."""
+
+    def __init__(self, source, preprocess, indices=None):
+        super().__init__(source, preprocess, indices)
+        self.labels = torch.as_tensor(np.asarray(source.labels)[self.indices], dtype=torch.long)
+
+    def __getitem__(self, i):
+        return super().__getitem__(i), self.labels[i]
+
+
 def _autocast(device: torch.device, dtype: str):
     if device.type == "cuda" and dtype != "float32":
         return torch.autocast("cuda", dtype=getattr(torch, dtype))

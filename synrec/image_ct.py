@@ -20,18 +20,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .classifier_tuning import ClassifierHead, cosine_lambda, metrics_from_logits, optimizer_step
-from .features import _Images
+from .features import LabelledImages, _Images
 from .frozen_bn import set_encoder_mode
 from .sce import sce_loss
-
-
-class _LabelledImages(_Images):
-    def __init__(self, source, preprocess, indices, labels: torch.Tensor):
-        super().__init__(source, preprocess, indices)
-        self.labels = labels
-
-    def __getitem__(self, i):
-        return super().__getitem__(i), self.labels[i]
 
 
 def train_image_ct(model, preprocess, source, indices, class_emb: torch.Tensor, cfg: dict, loss: str = "CE",
@@ -49,10 +40,8 @@ def train_image_ct(model, preprocess, source, indices, class_emb: torch.Tensor, 
     torch.manual_seed(seed)
     teacher = ClassifierHead(class_emb, logit_scale).to(device).eval().requires_grad_(False)
     head = ClassifierHead(class_emb, logit_scale).to(device).train()
-    indices = np.asarray(indices)
-    labels = torch.as_tensor(np.asarray(source.labels)[indices], dtype=torch.long)
-    data = _LabelledImages(source, preprocess, indices, labels)
-    bs, n = cfg["batch_size"], len(indices)
+    data = LabelledImages(source, preprocess, np.asarray(indices))
+    bs, n = cfg["batch_size"], len(data)
     groups = [{"params": list(head.parameters())}]
     if tune:
         groups.append({"params": tune, "lr": cfg.get("lr_encoder", cfg["lr"])})

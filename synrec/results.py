@@ -22,7 +22,7 @@ def result_record(config: dict, dataset: str, backbone: str, variant: str, metri
         "metrics": metrics,
         "n_train": int(n_train),
         "seed": seed,
-        "models": {"clip": models["clip"][backbone], "text_to_image": models["text_to_image"],
+        "models": {"clip": models["clip"].get(backbone), "text_to_image": models["text_to_image"],
                    "word_to_sentence": models["word_to_sentence"]},
         "settings": settings or {},
         "config_hash": config_hash(config),

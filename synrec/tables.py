@@ -75,6 +75,13 @@ def table3_rows(zeroshot: dict, runs: list[dict]) -> tuple[list[str], list[list]
     return header, rows
 
 
+def table4_rows(syn: dict, real: list[dict]) -> tuple[list[str], list[list]]:
+    """Table 4: a column per real-images-per-class count, then the synthetic run."""
+    real = sorted(real, key=lambda r: r["per_class"])
+    header = ["Real shot"] + [str(r["per_class"]) for r in real] + [f"Syn ({syn['per_class']}/class)"]
+    return header, [["Acc"] + [_fmt(r["metrics"]["acc1"]) for r in real] + [_fmt(syn["metrics"]["acc1"])]]
+
+
 def to_csv(header: list[str], rows: list[list]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

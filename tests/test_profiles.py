@@ -11,7 +11,7 @@ import yaml
 from synrec.cost import cost_rows, parse_dry_run, parse_sacct, parse_submissions
 
 REPO = Path(__file__).resolve().parent.parent
-GPU_RULES = {"prompts", "generate", "features", "text_head", "real_guidance", "frozen_bn", "coop", "partial_tuning"}
+GPU_RULES = {"prompts", "generate", "features", "text_head", "real_guidance", "frozen_bn", "coop", "partial_tuning", "from_scratch"}
 
 
 def _rules():

@@ -67,6 +67,11 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     shares = [float(x) for x in t3[0][1:]]
     assert t3[0][0] == "Param Tuned (%)" and shares == sorted(shares) and shares[0] == 0 and shares[-1] == 100.0
     assert t3[1][1:] == ["(zero-shot)", "head", "attnpool", "layer4", "layer3", "layer2", "layer1", "stem"]
+    with open(project / "results/table4.csv") as f:
+        t4 = list(csv.reader(f))
+    assert t4[0] == ["Real shot", "1", "2", "4", "Syn (10/class)"] and t4[1][0] == "Acc"
+    syn = json.loads((project / "results/scratch/demo_cifar/resnet10t/syn.json").read_text())
+    assert syn["n_train"] == 4 * 10 and syn["settings"]["model"] == "resnet10t"
     # generation shards were temporary; the merged store holds 12 images for each of 4 classes
     assert not list((project / "work/demo/demo_shapes/synthetic/LE/shards").glob("*.h5"))
     from synrec.stores import ImageStore
@@ -189,6 +194,7 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     assert counts["few_shot_train"] == len(fs) * runs * 4 + 2 * seeds + 2 * runs
     assert counts["coop"] == len(fs) * runs
     assert counts["partial_tuning"] == 7 and counts["table3"] == 1  # Table 3: head only ... everything
+    assert counts["from_scratch"] == 1 + 8 and counts["table4"] == 1  # Table 4: synthetic + 8 real subset sizes
     assert counts["frozen_bn"] == seeds * 4  # Table 6: real/syn x BN train/frozen at 16 shots
     assert counts["table1"] == counts["table2"] == counts["table5"] == counts["table6"] == counts["table7"] == 1
     assert counts["figure1"] == 1
