@@ -76,7 +76,8 @@ rule from_scratch:
         dataset=lambda w: DATASETS[w.dataset],
         data_root=config["data_root"],
         train_split=FS["train_split"],
-        training={k: v for k, v in T4.items() if k not in ("dataset", "real_per_class", "num_workers")},
+        training={k: v for k, v in T4.items() if k not in ("dataset", "real_per_class", "num_workers", "checkpoint_every")},
+        work_dir=W,
         seed=config["seed"],
         device=config["device"],
     threads: max(1, T4["num_workers"])

@@ -36,3 +36,47 @@ def test_a_random_resnet_learns_the_shapes_and_is_reproducible():
 def test_an_unknown_model_name_is_one_line():
     with pytest.raises(SynrecError, match="'resnet5000' is not a timm model name"):
         build_model("resnet5000", 10, 0)
+
+
+KILLED_RUN = """
+import os, signal, sys, numpy as np, torch
+sys.path[:0] = [{repo!r}, {tests!r}]
+from synrec.from_scratch import build_model, train_from_scratch
+from test_frozen_bn import _split
+torch.set_num_threads(1)
+train = _split(8, 0, "train")
+def on_step(step, loss):
+    print(step, repr(loss), flush=True)
+    if step == {kill_at}:
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no last checkpoint: as a pre-emption would
+train_from_scratch(build_model("resnet10t", 4, 0), train, np.arange(len(train)), {cfg!r}, seed=0, progress=False,
+                   checkpoint={ckpt!r}, checkpoint_every=1, on_step=on_step)
+"""
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_with_the_same_next_steps(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cfg = {**CFG, "epochs": 3, "batch_size": 8}  # 32 images: 4 steps per epoch, 12 in all
+    torch.set_num_threads(1)
+    train = _split(8, 0, "train")
+    uninterrupted = []
+    train_from_scratch(build_model("resnet10t", 4, 0), train, np.arange(len(train)), cfg, seed=0, progress=False,
+                       on_step=lambda s, l: uninterrupted.append(l))
+    ckpt = tmp_path / "ckpt.pt"
+    tests = Path(__file__).parent
+    code = KILLED_RUN.format(repo=str(tests.parent), tests=str(tests), kill_at=6, cfg=cfg, ckpt=str(ckpt))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == -9, out.stderr[-2000:]  # really killed
+    before = [float(line.split()[1]) for line in out.stdout.splitlines()]
+    assert len(before) == 6 and before == pytest.approx(uninterrupted[:6], rel=1e-5)
+    resumed = []
+    model = build_model("resnet10t", 4, 0)
+    hist = train_from_scratch(model, train, np.arange(len(train)), cfg, seed=0, progress=False, checkpoint=ckpt,
+                              checkpoint_every=1, on_step=lambda s, l: resumed.append((s, l)))
+    # the checkpoint of step 5 was the last one written: the resumed run redoes step 6, then 7 ... 12, as uninterrupted
+    assert [s for s, _ in resumed] == list(range(6, 13))
+    assert [l for _, l in resumed] == pytest.approx(uninterrupted[5:], rel=1e-5)
+    assert len(hist) == 3
