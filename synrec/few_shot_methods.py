@@ -9,6 +9,9 @@ mix-RG         ... with real-guidance images (the paper's "CT w. Syn")
 syn2real-RG,   phase-wise training on the RG images, synthetic phase first or real phase first
 real2syn-RG
 =============  ==========================================================================================
+
+CoOp (``synrec/coop.py``, rule ``coop``) needs CLIP's text encoder, so it has its own rule; frozen BN (Table 6,
+``synrec/frozen_bn.py``) needs the images, so it runs through ``synrec/image_ct.py``.
 """
 
 from __future__ import annotations
