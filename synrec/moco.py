@@ -1,0 +1,85 @@
+"""MoCo v2 (Chen et al., 2020), the self-supervised pre-training of Tables 10–11: the pieces, small and tested.
+
+* a query encoder (backbone + 2-layer MLP head) and a key encoder, its momentum copy:
+  ``θ_k ← m·θ_k + (1 − m)·θ_q`` after every step, never trained by gradients;
+* a queue of K negative keys (L2-normalised, dim × K), filled first in first out: each batch's keys overwrite the
+  oldest entries, at ``ptr``, which then advances by the batch size (wrapping at K);
+* the InfoNCE loss ``CE([q·k⁺, q·queue] / T, label 0)``, T = 0.2 in v2;
+* v2's augmentation: random resized crop (scale 0.2–1), colour jitter (0.4, 0.4, 0.4, 0.1) with p 0.8, grayscale
+  p 0.2, Gaussian blur (σ 0.1–2) p 0.5, horizontal flip.
+
+Shuffle-BN (the paper's trick against BN leaking across the batch on several GPUs) is not here yet; neither is the
+pre-training job that uses these pieces. Written from the papers, not from any implementation.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def mlp_head(in_dim: int, dim: int = 128, hidden: int = 2048) -> nn.Module:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, dim))
+
+
+def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Mean over the batch of ``-log softmax([q·k, q·queue] / T)[0]``; q, k: (N, D) normalised, queue: (D, K)."""
+    pos = (q * k).sum(-1, keepdim=True)
+    neg = q @ queue
+    logits = torch.cat([pos, neg], dim=1) / temperature
+    return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+
+
+class MoCo(nn.Module):
+    def __init__(self, backbone: nn.Module, feat_dim: int, dim: int = 128, queue_size: int = 65536,
+                 momentum: float = 0.999, temperature: float = 0.2, seed: int = 0):
+        super().__init__()
+        self.encoder_q = nn.Sequential(backbone, mlp_head(feat_dim, dim))
+        self.encoder_k = copy.deepcopy(self.encoder_q).requires_grad_(False)
+        self.momentum, self.temperature = momentum, temperature
+        gen = torch.Generator().manual_seed(seed)
+        self.register_buffer("queue", F.normalize(torch.randn(dim, queue_size, generator=gen), dim=0))
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        for pk, pq in zip(self.encoder_k.parameters(), self.encoder_q.parameters()):
+            pk.mul_(self.momentum).add_(pq.detach(), alpha=1.0 - self.momentum)
+        for bk, bq in zip(self.encoder_k.buffers(), self.encoder_q.buffers()):
+            bk.copy_(bq)  # BN running statistics follow the query encoder
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        """Overwrite the oldest entries with ``keys`` (N, D): columns ptr … ptr+N-1 (mod K); ptr advances by N."""
+        k = self.queue.shape[1]
+        idx = (self.ptr + torch.arange(len(keys), device=keys.device)) % k
+        self.queue[:, idx] = keys.t().to(self.queue.dtype)
+        self.ptr.copy_((self.ptr + len(keys)) % k)
+
+    def forward(self, im_q: torch.Tensor, im_k: torch.Tensor) -> torch.Tensor:
+        """One MoCo step's loss; updates the key encoder (before encoding keys) and the queue (after the loss)."""
+        q = F.normalize(self.encoder_q(im_q), dim=1)
+        with torch.no_grad():
+            self.momentum_update()
+            k = F.normalize(self.encoder_k(im_k), dim=1)
+        loss = info_nce(q, k, self.queue.clone().detach(), self.temperature)
+        self.enqueue(k)
+        return loss
+
+
+def moco_v2_transform(size: int = 224):
+    """Two calls give the two views of an image."""
+    from torchvision import transforms as T
+
+    return T.Compose([
+        T.RandomResizedCrop(size, scale=(0.2, 1.0)),
+        T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+        T.RandomGrayscale(p=0.2),
+        T.RandomApply([T.GaussianBlur(kernel_size=2 * (size // 20) + 1, sigma=(0.1, 2.0))], p=0.5),
+        T.RandomHorizontalFlip(),
+        T.ToTensor(),
+        T.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+    ])
