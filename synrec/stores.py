@@ -184,9 +184,10 @@ class ImageStore:
         return str(fp)
 
     def image(self, i: int) -> Image.Image:
-        if self._f is None:
+        if self._f is None:  # opened on first use, so each DataLoader worker gets its own handle
             self._f = h5py.File(self.path, "r")
-        return decode_png(self._f["images"][i])
+            self._images = self._f["images"]  # looked up once: a name lookup per image costs more than the read
+        return decode_png(self._images[i])
 
     def prompts(self) -> list[str]:
         with h5py.File(self.path, "r") as f:
