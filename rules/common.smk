@@ -70,28 +70,30 @@ def ct_inputs(w):
     return inputs
 
 
+def synthetic_images(dataset, data):
+    """The image store of data 'B', 'LE', 'B+CF' or 'LE+CF', and for '+CF' the CLIP filter's keep-list."""
+    strategy, _, filtering = data.partition(CF_JOINER)
+    inputs = {"syn": f"{W}/{dataset}/synthetic/{strategy}/images.h5"}
+    if filtering == "CF":
+        inputs["keep"] = f"{W}/{dataset}/synthetic/{strategy}/cf.h5"
+    return inputs
+
+
 def partial_tuning_inputs(w):
-    """Table 3: the synthetic images (and CF keep-list) of table3.data, the head, the model, the real test images."""
-    strategy, _, filtering = config["table3"]["data"].partition(CF_JOINER)
-    inputs = {
-        "syn": f"{W}/{w.dataset}/synthetic/{strategy}/images.h5",
+    """Table 3: the synthetic images of table3.data, the head, the model, the real test images."""
+    return {
+        **synthetic_images(w.dataset, config["table3"]["data"]),
         "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
         "images": dataset_dir(w.dataset),
         "model": model_input(clip_spec(w.backbone)),
     }
-    if filtering == "CF":
-        inputs["keep"] = f"{W}/{w.dataset}/synthetic/{strategy}/cf.h5"
-    return inputs
 
 
 def from_scratch_inputs(w):
-    """Table 4: the synthetic store (and CF keep-list) of table4.data, or the real dataset; always the real test split."""
+    """Table 4: the synthetic images of table4.data, or the real dataset; always the real test split."""
     inputs = {"images": dataset_dir(w.dataset)}
     if w.tsource == "syn":
-        strategy, _, filtering = config["table4"]["data"].partition(CF_JOINER)
-        inputs["syn"] = f"{W}/{w.dataset}/synthetic/{strategy}/images.h5"
-        if filtering == "CF":
-            inputs["keep"] = f"{W}/{w.dataset}/synthetic/{strategy}/cf.h5"
+        inputs.update(synthetic_images(w.dataset, config["table4"]["data"]))
     return inputs
 
 
@@ -148,8 +150,7 @@ def frozen_bn_inputs(w):
         if FS["table6"]["synthetic"] == "RG":
             inputs["syn"] = f"{W}/{w.dataset}/synthetic/RG-{w.shots}shot-seed{w.fseed}/images.h5"
         else:  # B: LE images after the CLIP filter
-            inputs["syn"] = f"{W}/{w.dataset}/synthetic/LE/images.h5"
-            inputs["keep"] = f"{W}/{w.dataset}/synthetic/LE/cf.h5"
+            inputs.update(synthetic_images(w.dataset, "LE" + CF_JOINER + "CF"))
     return inputs
 
 

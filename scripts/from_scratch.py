@@ -3,8 +3,6 @@ class, tested on the real test split -> result JSON (one cell of Table 4)."""
 import _synrec_path  # noqa: F401  (repository root on sys.path)
 from pathlib import Path
 
-import h5py
-import numpy as np
 import torch
 
 from synrec.atomic import write_json
@@ -13,7 +11,7 @@ from synrec.datasets import load_split
 from synrec.from_scratch import build_model, evaluate_model, per_class_subset, train_from_scratch
 from synrec.models import pick_device
 from synrec.results import result_record
-from synrec.stores import ImageStore
+from synrec.stores import open_synthetic
 from synrec.runlog import rule_log
 
 sm = snakemake  # noqa: F821
@@ -23,11 +21,7 @@ with rule_log(sm.log, f"from_scratch {w.dataset} {w.tsource}"):
     ds, cfg, t4 = sm.params.dataset, sm.params.training, sm.config["table4"]
     n_classes = len(ds["classnames"])
     if w.tsource == "syn":
-        source = ImageStore(sm.input.syn)
-        pool = np.arange(len(source))
-        if "keep" in sm.input.keys():
-            with h5py.File(sm.input.keep, "r") as f:
-                pool = f["keep"][:]
+        source, pool = open_synthetic(sm.input.syn, sm.input.get("keep"))
         per_class = cfg["syn_per_class"]
         indices = pool[per_class_subset(source.labels[pool], per_class, sm.params.seed, n_classes)]
     else:

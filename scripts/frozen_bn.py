@@ -3,8 +3,6 @@ or frozen, tested on the test split's images -> result JSON (one cell of Table 6
 import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
 
-import h5py
-import numpy as np
 import torch
 
 from synrec.atomic import write_json
@@ -13,7 +11,7 @@ from synrec.frozen_bn import bn_layers, require_bn
 from synrec.image_ct import evaluate_images, train_image_ct
 from synrec.models import load_clip, pick_device
 from synrec.results import result_record
-from synrec.stores import ImageStore
+from synrec.stores import open_synthetic
 from synrec.runlog import rule_log
 
 sm = snakemake  # noqa: F821
@@ -30,11 +28,7 @@ with rule_log(sm.log, f"frozen_bn {w.dataset} {w.backbone} {w.shots}-shot seed {
         source = load_split(ds, sm.params.data_root, sm.params.train_split)
         indices = json.loads(open(sm.input.split).read())["train"]
     else:
-        source = ImageStore(sm.input.syn)
-        indices = np.arange(len(source))
-        if "keep" in sm.input.keys():
-            with h5py.File(sm.input.keep, "r") as f:
-                indices = f["keep"][:]
+        source, indices = open_synthetic(sm.input.syn, sm.input.get("keep"))
     print(f"{len(indices)} {w.tdata} images, {len(bn_layers(model.visual))} BatchNorm layers, {w.bn}, loss {loss}")
     head, history = train_image_ct(model, preprocess, source, indices, head0["class_emb"], tuning, loss, sm.params.sce,
                                    freeze_bn=w.bn == "bn-frozen", seed=sm.params.seed, device=device,

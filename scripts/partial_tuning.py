@@ -1,8 +1,6 @@
 """Rule partial_tuning: CT on synthetic images with the CLIP ResNet unfrozen down to one stage (BN frozen), tested
 on the real test images -> result JSON with the share of parameters tuned (one column of Table 3)."""
 import _synrec_path  # noqa: F401  (repository root on sys.path)
-import h5py
-import numpy as np
 import torch
 
 from synrec.atomic import write_json
@@ -11,7 +9,7 @@ from synrec.image_ct import evaluate_images, train_image_ct
 from synrec.models import load_clip, pick_device
 from synrec.partial_tuning import share_tuned, tuned_parameters
 from synrec.results import result_record
-from synrec.stores import ImageStore
+from synrec.stores import open_synthetic
 from synrec.runlog import rule_log
 
 sm = snakemake  # noqa: F821
@@ -22,11 +20,7 @@ with rule_log(sm.log, f"partial_tuning {w.dataset} {w.backbone} down to {w.level
     device = pick_device(sm.params.device)
     model, preprocess, _ = load_clip(sm.params.model, device)
     head0 = torch.load(sm.input.head, weights_only=True)
-    source = ImageStore(sm.input.syn)
-    indices = np.arange(len(source))
-    if "keep" in sm.input.keys():
-        with h5py.File(sm.input.keep, "r") as f:
-            indices = f["keep"][:]
+    source, indices = open_synthetic(sm.input.syn, sm.input.get("keep"))
     tune = tuned_parameters(model.visual, w.level)
     n_tuned, share = share_tuned(model.visual, head0["class_emb"].numel() + head0["class_emb"].shape[0], w.level)
     print(f"{len(indices)} {sm.params.data} images; tuning {n_tuned:,} parameters ({share:.2f}% of encoder + head)")

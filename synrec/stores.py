@@ -194,6 +194,15 @@ class ImageStore:
             return [p.decode() if isinstance(p, bytes) else p for p in f["prompts"][:]]
 
 
+def open_synthetic(store: str | Path, keep: str | Path | None = None) -> tuple[ImageStore, np.ndarray]:
+    """An image store and the indices to train on: all its images, or those in a CLIP-filter keep-list."""
+    images = ImageStore(store)
+    if keep is None:
+        return images, np.arange(len(images))
+    with h5py.File(keep, "r") as f:
+        return images, f["keep"][:]
+
+
 def write_features(path: str | Path, features: np.ndarray, labels: np.ndarray, key: str, key_parts: dict) -> None:
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("features", data=features.astype(np.float32))
