@@ -71,7 +71,7 @@ def ct_inputs(w):
 
 
 def synthetic_images(dataset, data):
-    """The image store of data 'B', 'LE', 'B+CF' or 'LE+CF', and for '+CF' the CLIP filter's keep-list."""
+    """The image store of a data name (B, LE, B+CF, LE+CF) and, for the +CF ones, the CLIP filter's keep-list."""
     strategy, _, filtering = data.partition(CF_JOINER)
     inputs = {"syn": f"{W}/{dataset}/synthetic/{strategy}/images.h5"}
     if filtering == "CF":
@@ -150,7 +150,7 @@ def frozen_bn_inputs(w):
         if FS["table6"]["synthetic"] == "RG":
             inputs["syn"] = f"{W}/{w.dataset}/synthetic/RG-{w.shots}shot-seed{w.fseed}/images.h5"
         else:  # B: LE images after the CLIP filter
-            inputs.update(synthetic_images(w.dataset, "LE" + CF_JOINER + "CF"))
+            inputs.update(synthetic_images(w.dataset, "LE+CF"))
     return inputs
 
 
