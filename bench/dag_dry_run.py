@@ -25,8 +25,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in cfg["datasets"]:
             (Path(tmp) / load_dataset_config(name, REPO / "config" / "datasets")["root"]).mkdir(parents=True)
-        cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2",
-               "--config", f"data_root={tmp}", f"work_dir={tmp}/work", f"results_dir={tmp}/results"]
+        pt = cfg["pretraining"]
+        (Path(tmp) / pt["voc"]["root"]).mkdir()
+        # IN-1k weights that are files must exist for a dry run: point them at empty stand-ins
+        weights = {m: {k: (v if v.startswith("timm:") else f"{tmp}/{Path(v).name}") for k, v in d.items()}
+                   for m, d in pt["in1k_weights"].items()}
+        for d in weights.values():
+            for v in d.values():
+                if not v.startswith("timm:"):
+                    Path(v).touch()
+        override = Path(tmp) / "override.yaml"
+        override.write_text(yaml.safe_dump({"data_root": tmp, "work_dir": f"{tmp}/work", "results_dir": f"{tmp}/results",
+                                            "pretraining": {"in1k_weights": weights}}))
+        cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2", "--configfile",
+               "config/config.yaml", str(override)]
         t0 = time.perf_counter()
         out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         seconds = time.perf_counter() - t0

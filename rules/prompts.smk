@@ -7,7 +7,7 @@ rule prompts:
     output:
         f"{W}/{{dataset}}/prompts/{{strategy}}.json",
     params:
-        dataset=lambda w: DATASETS[w.dataset],
+        dataset=lambda w: CLASS_LISTS[w.dataset],  # a dataset, or a class list of a pre-training label space
         # only what changes the prompts: B prompts do not depend on the T5 model or the LE settings
         le=lambda w: config["le"] if w.strategy == "LE" else None,
         model=lambda w: config["models"]["word_to_sentence"] if w.strategy == "LE" else None,

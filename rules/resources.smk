@@ -9,7 +9,7 @@ rule tiny_model:
     wildcard_constraints:
         kind="clip-RN|clip-ViT|stable-diffusion|t5",
     params:
-        words=sorted({w for d in DATASETS.values() for c in d["classnames"] for w in c.lower().split()}),
+        words=sorted({w for d in CLASS_LISTS.values() for c in d["classnames"] for w in c.lower().split()}),
         seed=config["seed"],
     conda:
         "../envs/synrec.yaml"
@@ -26,7 +26,7 @@ rule demo_dataset:
         demo_root=_alternatives(DEMO_ROOTS) if DEMO_ROOTS else "^$",
     params:
         dataset=lambda w: DATASETS[DEMO_ROOTS[w.demo_root]],
-        demo=DEMO,
+        demo={k: v for k, v in DEMO.items() if k != "voc"},
         seed=config["seed"],
     conda:
         "../envs/synrec.yaml"
@@ -34,3 +34,37 @@ rule demo_dataset:
         log_path("demo_dataset", "{demo_root}"),
     script:
         "../scripts/demo_dataset.py"
+
+
+rule tiny_in1k:
+    """Demo only: random-weight stand-ins for "IN-1k" weights, saved as checkpoint files (MoCo ones in the official
+    MoCo checkpoint's key layout), so the loading code runs as it would on real weights."""
+    output:
+        "resources/tiny/in1k/{ptmethod}-{ptmodel}.pt",
+    params:
+        kwargs=lambda w: PT["model_kwargs"].get(w.ptmodel, {}),
+        seed=config["seed"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("tiny_in1k", "{ptmethod}-{ptmodel}"),
+    script:
+        "../scripts/build_tiny_in1k.py"
+
+
+rule demo_voc:
+    """Demo only: a made-up detection set (coloured rectangles) in torchvision's VOCdevkit layout."""
+    output:
+        directory(f"{config['data_root']}/{{voc_root}}"),
+    wildcard_constraints:
+        voc_root=re.escape(PT["voc"]["root"]) if DEMO.get("voc") else "^$",
+    params:
+        voc=PT["voc"],
+        demo=DEMO.get("voc"),
+        seed=config["seed"],
+    conda:
+        "../envs/synrec.yaml"
+    log:
+        log_path("demo_voc", "{voc_root}"),
+    script:
+        "../scripts/demo_voc.py"

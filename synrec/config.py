@@ -81,6 +81,23 @@ def load_dataset_config(name: str, config_dir: str | Path) -> dict:
     return cfg
 
 
+def load_class_list(name: str, dataset_dir: str | Path, label_space_dir: str | Path) -> dict:
+    """A class list of a pre-training label space: a dataset config, or ``<label_space_dir>/<name>.yaml`` (name,
+    title, classnames; optional le_keyword and generation_template, defaults as for datasets)."""
+    if (Path(dataset_dir) / f"{name}.yaml").is_file():
+        return load_dataset_config(name, dataset_dir)
+    path = Path(label_space_dir) / f"{name}.yaml"
+    if not path.is_file():
+        raise SynrecError(f"class list '{name}': neither {Path(dataset_dir) / name}.yaml nor {path} exists")
+    cfg = read_yaml(path)
+    names = cfg.get("classnames") if isinstance(cfg, dict) else None
+    if not isinstance(names, list) or not names or not all(isinstance(c, str) and c for c in names):
+        raise SynrecError(f"{path}: key 'classnames' must be a non-empty list of names")
+    if cfg.get("name") != name:
+        raise SynrecError(f"{path}: key 'name' is {cfg.get('name')!r} but the file is named '{name}.yaml'")
+    return {"title": name, "le_keyword": "{}", "generation_template": "a photo of {}", **cfg, "_path": str(path)}
+
+
 def stable_hash(obj: Any, length: int = 16) -> str:
     """sha256 of the canonical JSON of ``obj`` (sorted keys), truncated: the key of caches and results."""
     blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()

@@ -114,3 +114,50 @@ def write_coop_split(root, classnames, per_class: dict[str, int], split_file: st
         table[split] = rows
     (root / split_file).write_text(json.dumps(table))
     return root
+
+
+# Each VOC class as a rectangle of its own colour (a made-up detection task: 20 hues on a noisy background).
+def _voc_colour(label: int) -> tuple[int, int, int]:
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb(label / 20.0, 0.9, 0.95)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def write_voc(root, classnames: list[str], sets: dict[str, int], year: str = "2007", size: int = 64,
+              seed: int = 0) -> Path:
+    """torchvision's VOCDetection layout: ``root/VOCdevkit/VOC<year>/{JPEGImages,Annotations,ImageSets/Main}`` with
+    ``sets`` = ``{image set: number of images}`` (e.g. ``{'trainval': 40, 'test': 20}``); 1-3 objects an image,
+    every third object marked difficult in the test set."""
+    root = _fresh(root)
+    base = root / "VOCdevkit" / f"VOC{year}"
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (base / sub).mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    n = 0
+    for image_set, count in sets.items():
+        ids = []
+        for _ in range(count):
+            stem = f"{year}_{n:06d}"
+            n += 1
+            ids.append(stem)
+            bg = rng.integers(0, 80, size=3)
+            arr = np.clip(bg + rng.normal(0, 10, size=(size, size, 3)), 0, 255).astype(np.uint8)
+            im = Image.fromarray(arr)
+            draw = ImageDraw.Draw(im)
+            objects = []
+            for k in range(int(rng.integers(1, 4))):
+                label = int(rng.integers(0, len(classnames)))
+                w, h = (int(v) for v in rng.integers(size // 5, size // 2, size=2))
+                x0, y0 = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+                draw.rectangle([x0, y0, x0 + w - 1, y0 + h - 1], fill=_voc_colour(label))
+                hard = int(image_set == "test" and k == 2)
+                objects.append(f"<object><name>{classnames[label]}</name><pose>Unspecified</pose>"
+                               f"<truncated>0</truncated><difficult>{hard}</difficult><bndbox><xmin>{x0 + 1}</xmin>"
+                               f"<ymin>{y0 + 1}</ymin><xmax>{x0 + w}</xmax><ymax>{y0 + h}</ymax></bndbox></object>")
+            im.save(base / "JPEGImages" / f"{stem}.jpg", quality=95)
+            (base / "Annotations" / f"{stem}.xml").write_text(
+                f"<annotation><folder>VOC{year}</folder><filename>{stem}.jpg</filename><size><width>{size}</width>"
+                f"<height>{size}</height><depth>3</depth></size>{''.join(objects)}</annotation>")
+        (base / "ImageSets" / "Main" / f"{image_set}.txt").write_text("\n".join(ids) + "\n")
+    return root

@@ -8,8 +8,10 @@
 * v2's augmentation: random resized crop (scale 0.2–1), colour jitter (0.4, 0.4, 0.4, 0.1) with p 0.8, grayscale
   p 0.2, Gaussian blur (σ 0.1–2) p 0.5, horizontal flip.
 
-Shuffle-BN (the paper's trick against BN leaking across the batch on several GPUs) is not here yet; neither is the
-pre-training job that uses these pieces. Written from the papers, not from any implementation.
+With several data-parallel processes, every rank enqueues the keys of all ranks (gathered), so the queues stay
+identical. Shuffle-BN (MoCo's trick against BN statistics leaking within a GPU's batch) is not implemented: each
+rank's BN sees its own batch. The pre-training job is :mod:`synrec.pretrain`. Written from the papers, not from any
+implementation.
 """
 
 from __future__ import annotations
@@ -19,6 +21,18 @@ import copy
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+@torch.no_grad()
+def _gather(x: torch.Tensor) -> torch.Tensor:
+    """``x`` of every data-parallel rank, concatenated in rank order (``x`` itself with one process)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
 
 
 def mlp_head(in_dim: int, dim: int = 128, hidden: int = 2048) -> nn.Module:
@@ -66,7 +80,7 @@ class MoCo(nn.Module):
             self.momentum_update()
             k = F.normalize(self.encoder_k(im_k), dim=1)
         loss = info_nce(q, k, self.queue.clone().detach(), self.temperature)
-        self.enqueue(k)
+        self.enqueue(_gather(k))
         return loss
 
 

@@ -41,15 +41,10 @@ _COLUMNS = (("images", _VLEN_U8), ("labels", "int64"), ("prompts", _STR), ("seed
 
 
 def _write_vlen(ds, start: int, rows) -> None:
-    """Write byte rows to a vlen dataset. Built as a 1-D object array (numpy would stack equal-length rows into a
-    2-D array), and one at a time for a single row, which h5py cannot broadcast from a length-1 object array."""
-    if len(rows) == 1:
-        ds[start] = rows[0]
-        return
-    out = np.empty(len(rows), dtype=object)
+    """Write byte rows to a vlen dataset, one row at a time: h5py turns an object array whose rows all have the
+    same length (e.g. a batch of blanked, all-black images) into a 2-D array it cannot write into (N,)."""
     for i, r in enumerate(rows):
-        out[i] = r
-    ds[start : start + len(rows)] = out
+        ds[start + i] = r
 
 
 def encode_png(img: np.ndarray) -> np.ndarray:

@@ -82,6 +82,23 @@ def table4_rows(syn: dict, real: list[dict]) -> tuple[list[str], list[list]]:
     return header, [["Acc"] + [_fmt(r["metrics"]["acc1"]) for r in real] + [_fmt(syn["metrics"]["acc1"])]]
 
 
+def pretraining_rows(table: dict, cells: list, results: list[dict]) -> tuple[list[str], list[list]]:
+    """Tables 8–11: a row per (pre-training data, IN-1k init?) in the configured order, a column per image amount;
+    "-" where the paper (and the config) has no cell. ``cells[i]`` = (space, amount, init) of ``results[i]``."""
+    metric = "acc1" if table["transfer"] == "cifar" else "ap50"
+    value = {cell: float(r["metrics"][metric]) for cell, r in zip(map(tuple, cells), results)}
+    header = ["Data", "pre-trained on IN-1k?"] + list(table["columns"])
+    rows = []
+    for row in table["rows"]:
+        init = "in1k" if row["in1k"] else "random"
+        out = ["(None)" if row["data"] == "none" else f"{row['data']} Syn", "yes" if row["in1k"] else ""]
+        for col in table["columns"]:
+            amount = "0" if row["data"] == "none" else col
+            out.append(_fmt(value[(row["data"], amount, init)]) if col in row["columns"] else "-")
+        rows.append(out)
+    return header, rows
+
+
 def to_csv(header: list[str], rows: list[list]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

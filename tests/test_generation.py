@@ -132,3 +132,18 @@ def test_safety_checker_flags_are_stored_per_image(pipe, tmp_path):
     assert ImageStore(tmp_path / "m.h5").flagged.tolist() == [0, 1, 0]
     plain = generate_shard(pipe, plan, tmp_path / "p.h5", GEN, {"dataset": "ds"}, progress=False)
     assert ImageStore(plain).flagged.tolist() == [0, 0, 0]
+
+
+def test_a_batch_of_identical_images_is_stored_and_merged(tmp_path):
+    """A safety checker blanks images to black: a batch whose PNGs all have the same length must still write (h5py
+    would turn such rows into a 2-D array that does not fit the (N,) column)."""
+    from synrec.stores import ShardWriter
+
+    black = [np.zeros((16, 16, 3), np.uint8)] * 4
+    w = ShardWriter(tmp_path / "s.h5", {"dataset": "ds"})
+    w.append(black, [0, 0, 1, 1], ["p"] * 4, [1, 2, 3, 4], [1, 1, 1, 1])
+    shard = w.finish()
+    merge_shards([shard, shard], tmp_path / "m.h5", {"dataset": "ds"}, block=3)
+    store = ImageStore(tmp_path / "m.h5")
+    assert len(store) == 8 and store.flagged.tolist() == [1] * 8
+    assert all(np.asarray(store.image(i)).max() == 0 for i in range(8))

@@ -1,0 +1,35 @@
+"""Rule pretrain: supervised or MoCo v2 pre-training of a timm backbone on the first N images per class of a label
+space's synthetic shards, on every GPU the job has (DDP) -> backbone checkpoint (classifier removed)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+from pathlib import Path
+
+import torch
+
+from synrec.config import config_hash, stable_hash
+from synrec.distributed import launch
+from synrec.pretrain import run
+from synrec.pretrain_data import ShardedImages
+from synrec.runlog import rule_log
+from synrec.transfer import n_processes
+
+sm = snakemake  # noqa: F821
+w = sm.wildcards
+with rule_log(sm.log, f"pretrain {w.ptmethod} {w.ptmodel} on {w.space} {w.amount} ({w.init})"):
+    torch.set_num_threads(max(1, sm.threads))
+    lists = [(shards, offset) for _, offset, shards in sm.params.lists]
+    fingerprint = ShardedImages(lists, sm.params.per_class).fingerprint()  # also checks every class has enough
+    job = {"method": w.ptmethod, "model": w.ptmodel, "kwargs": sm.params.kwargs, "init": sm.params.init,
+           "n_classes": sm.params.n_classes, "cfg": sm.params.settings, "seed": sm.params.seed, "lists": lists,
+           "per_class": sm.params.per_class, "num_workers": sm.params.num_workers,
+           "checkpoint_every": sm.params.checkpoint_every, "out": sm.output[0],
+           "meta": {"method": w.ptmethod, "space": w.space, "amount": w.amount, "init": sm.params.init,
+                    "settings": sm.params.settings, "seed": sm.params.seed, "config_hash": config_hash(sm.config)}}
+    # keyed on everything that changes the run, so a changed config never resumes a stale checkpoint
+    key = stable_hash({k: job[k] for k in ("method", "model", "kwargs", "init", "cfg", "seed", "per_class")}
+                      | {"images": fingerprint})
+    ckpt = Path(sm.params.work_dir) / "pretrain" / "checkpoints" / f"{w.ptmethod}-{w.ptmodel}-{w.space}-{w.amount}-{w.init}-{key}.ckpt"
+    job["checkpoint"] = str(ckpt)
+    nprocs = n_processes()
+    print(f"{nprocs} data-parallel process(es); checkpoint {ckpt}")
+    launch(run, (job,), nprocs, log=sm.log[0] if sm.log else None)
+    ckpt.unlink(missing_ok=True)  # done: nothing left to resume

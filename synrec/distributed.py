@@ -1,0 +1,110 @@
+"""Data-parallel processes for one training job: the GPUs (and nodes) SLURM gave it.
+
+Three ways a job gets its processes, all ending in ``torch.distributed.init_process_group``:
+
+* **one node, several GPUs** (the default for a pre-training rule with ``gpu: N``): :func:`launch` starts N local
+  processes itself (``torch.multiprocessing.spawn``), rank i on ``cuda:i``;
+* **several nodes**: run the job with ``srun`` and one task per GPU (``tasks: N`` in the profile); each task's
+  rank, world size and master address come from SLURM's variables through submitit's
+  ``TorchDistributedEnvironment`` (``SLURM_PROCID``, ``SLURM_NTASKS``, the first host of ``SLURM_JOB_NODELIST``);
+* **torchrun**: ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` are already set and used as they are.
+
+NCCL on GPUs, gloo on CPU (the tests run two gloo processes). Nothing here schedules jobs: SLURM does.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import torch
+import torch.distributed as dist
+
+
+def rank_and_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def is_main() -> bool:
+    return rank_and_world()[0] == 0
+
+
+def barrier() -> None:
+    if rank_and_world()[1] > 1:
+        dist.barrier()
+
+
+def _from_environment() -> tuple[int, int, int] | None:
+    """(rank, world size, local rank) from torchrun's variables, or from SLURM's when the job runs several tasks."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_PROCID" in os.environ:
+        from submitit.helpers import TorchDistributedEnvironment
+
+        env = TorchDistributedEnvironment().export()  # sets MASTER_ADDR/PORT, RANK, WORLD_SIZE, LOCAL_RANK
+        return env.rank, env.world_size, env.local_rank
+    return None
+
+
+def init(rank: int, world: int, local_rank: int) -> torch.device:
+    """Join the process group (when ``world`` > 1) and return this process's device."""
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world,
+                                device_id=device if cuda else None)
+    return device
+
+
+def cleanup() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(rank: int, world: int, local_rank: int, fn, args) -> None:
+    init(rank, world, local_rank)
+    try:
+        fn(*args)
+    finally:
+        cleanup()
+
+
+def _spawned(index: int, world: int, fn, args, log) -> None:
+    if log:  # a spawned process starts with the terminal's stdout: send it to the rule's log like the parent's
+        import sys
+
+        sys.stdout = sys.stderr = open(log, "a", buffering=1)
+    _run(index, world, index, fn, args)
+
+
+def device() -> torch.device:
+    """This process's device: its local GPU, or the CPU."""
+    return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+
+
+def launch(fn, args: tuple = (), nprocs: int = 1, log: str | None = None) -> None:
+    """Run ``fn(*args)`` in every process of the job. Under torchrun or a multi-task srun, this process is one rank
+    of many; otherwise ``nprocs`` local processes are started (nprocs = 1: this process alone, no process group).
+    ``fn`` must be a module-level function (it is pickled into the spawned processes); spawned processes append
+    their output to ``log``."""
+    found = _from_environment()
+    if found is not None:
+        rank, world, local = found
+        _run(rank, world, local, fn, args) if world > 1 else fn(*args)
+        return
+    if nprocs <= 1:
+        fn(*args)
+        return
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ["MASTER_PORT"] = str(_free_port())
+    torch.multiprocessing.spawn(_spawned, args=(nprocs, fn, args, log), nprocs=nprocs, join=True)

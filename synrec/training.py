@@ -1,0 +1,133 @@
+"""The one training loop behind Table 4 (from scratch), the pre-training jobs (supervised, MoCo v2) and the CIFAR-100
+transfer: epochs of shuffled batches, a per-step cosine schedule with warm-up, checkpoints that survive a kill, and
+data-parallel training across the processes of a job.
+
+* **Reproducible and resumable.** The shuffle of epoch ``e`` is seeded from (seed, e) and every sample's
+  augmentation from (seed, e, sample) (:class:`SeededAugment`), so a run resumed from a checkpoint takes exactly the
+  steps an uninterrupted one would. The checkpoint (model, optimiser, schedule, position, running losses) is
+  written every ``checkpoint_every`` steps and at each epoch end, by write-then-rename.
+* **Data parallel.** When ``torch.distributed`` is initialised (:mod:`synrec.distributed`), the model is wrapped in
+  ``DistributedDataParallel`` and each of the ``W`` ranks takes ``batch_size / W`` samples of every global batch;
+  rank 0 alone writes checkpoints; every rank resumes from the same file.
+* **Optimiser** from timm (``create_optimizer_v2``: ``sgd`` is SGD with Nesterov momentum, ``momentum`` plain SGD
+  with momentum as MoCo uses, ``adamw`` as DeiT uses; no weight decay on biases and norm layers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .classifier_tuning import cosine_lambda
+from .distributed import barrier, is_main, rank_and_world
+from .seeds import derive_seed
+
+
+class SeededAugment(torch.utils.data.Dataset):
+    """Seeds Python's and torch's RNGs from (seed, epoch, sample) before each sample's transform: the same crops on
+    a resumed run and with any number of DataLoader workers or ranks."""
+
+    def __init__(self, data, seed: int):
+        self.data, self.seed, self.epoch = data, seed, 0
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i):
+        s = derive_seed(self.seed, "augment", self.epoch, int(i))
+        random.seed(s)
+        torch.manual_seed(s)
+        return self.data[i]
+
+
+def _to(obj, device):
+    """Tensors, and tensors nested in lists/tuples/dicts (detection targets), moved to ``device``."""
+    if torch.is_tensor(obj):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, dict):
+        return {k: _to(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to(v, device) for v in obj]
+    return obj
+
+
+def _optimizer(model, cfg: dict):
+    from timm.optim import create_optimizer_v2
+
+    return create_optimizer_v2(model, opt=cfg.get("optimizer", "sgd"), lr=cfg["lr"],
+                               weight_decay=cfg["weight_decay"], momentum=cfg.get("momentum", 0.9))
+
+
+def train_loop(model, data: SeededAugment, step_loss, cfg: dict, seed: int = 0, device="cpu", num_workers: int = 0,
+               progress: bool = True, checkpoint: str | Path | None = None, checkpoint_every: int = 0, on_step=None,
+               desc: str = "train", collate_fn=None) -> list[dict]:
+    """Train ``model`` on ``data``; ``step_loss(module, batch)`` gives a batch's loss. ``cfg``: epochs, batch_size
+    (global, over all ranks), lr, weight_decay, warmup_epochs, optionally optimizer, momentum, amp (bfloat16
+    autocast on CUDA). Returns the per-epoch history ``[{epoch, loss, lr}]`` (loss averaged on this rank).
+    ``on_step(step, loss)`` is called after every optimiser step (tests use it)."""
+    device = torch.device(device)
+    rank, world = rank_and_world()
+    bs, n = cfg["batch_size"], len(data)
+    if bs % world:
+        raise ValueError(f"batch_size {bs} is not divisible by the {world} processes of the job")
+    per_rank = bs // world
+    per_epoch = max(1, n // bs) if n > bs else 1  # drop the last partial batch when there is more than one
+    model.to(device).train()
+    module = model
+    if world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        module = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    opt = _optimizer(model, cfg)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_lambda(cfg["epochs"] * per_epoch,
+                                                                 cfg["warmup_epochs"] * per_epoch))
+    state = {"epoch": 0, "step_in_epoch": 0, "history": [], "epoch_loss": 0.0, "epoch_seen": 0}
+    saved = load_checkpoint(checkpoint)
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        state = saved["position"]
+        print(f"resumed from {checkpoint}: epoch {state['epoch'] + 1}, step {state['step_in_epoch']}")
+    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.get("amp", True)
+           else contextlib.nullcontext())
+
+    def save():
+        if checkpoint is not None and is_main():
+            save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                         "scheduler": sched.state_dict(), "position": dict(state)})
+        barrier()
+
+    for epoch in tqdm(range(state["epoch"], cfg["epochs"]), desc=desc, disable=not (progress and is_main()),
+                      unit="epoch"):
+        data.epoch = epoch
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, "epoch", epoch)))
+        batches = order[: per_epoch * bs].view(per_epoch, -1)[state["step_in_epoch"]:]
+        mine = batches[:, rank * per_rank : (rank + 1) * per_rank].reshape(-1).tolist()
+        loader = torch.utils.data.DataLoader(data, batch_size=per_rank, sampler=mine, num_workers=num_workers,
+                                             pin_memory=device.type == "cuda", collate_fn=collate_fn)
+        for batch in tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not (progress and is_main())):
+            batch = _to(batch, device)
+            with amp:
+                loss = step_loss(module, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            k = len(batch[-1])
+            state["epoch_loss"] += float(loss.detach()) * k
+            state["epoch_seen"] += k
+            state["step_in_epoch"] += 1
+            if on_step is not None:
+                on_step(epoch * per_epoch + state["step_in_epoch"], float(loss.detach()))
+            if checkpoint_every and state["step_in_epoch"] % checkpoint_every == 0:
+                save()
+        state["history"].append({"epoch": epoch + 1, "loss": state["epoch_loss"] / max(1, state["epoch_seen"]),
+                                  "lr": sched.get_last_lr()[0]})
+        state.update(epoch=epoch + 1, step_in_epoch=0, epoch_loss=0.0, epoch_seen=0)
+        save()
+    return state["history"]

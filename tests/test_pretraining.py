@@ -1,0 +1,207 @@
+"""Sec. 3.3: the sharded pre-training store, backbone weight loading, MoCo v2 / supervised pre-training that resumes
+after a kill, data-parallel training on two CPU processes, and the Tables 8-11 layout."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from synrec.config import load_class_list
+from synrec.errors import SynrecError
+from synrec.pretrain import backbone_state, build, create, load_backbone
+from synrec.pretrain_data import ShardedImages, block_range, blocks, per_class, plan_block
+from synrec.stores import ShardWriter
+from synrec.tables import pretraining_rows
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _colour(label, i):
+    return np.full((8, 8, 3), (label * 40 % 256, i * 7 % 256, 99), np.uint8)
+
+
+def _write_list(folder: Path, name: str, n_classes: int, per_class_max: int, cpj: int, ipj: int) -> list[Path]:
+    """Shards as rule generate_pretrain lays them out, each image a flat colour encoding (label, index)."""
+    prompts = [[f"{name} {c} sentence {s}" for s in range(3)] for c in range(n_classes)]
+    out = []
+    for b in blocks(n_classes, per_class_max, cpj, ipj):
+        labels, start, stop = block_range(b, n_classes, per_class_max, cpj, ipj)
+        plan = plan_block(name, labels, prompts, start, stop, 0)
+        w = ShardWriter(folder / name / f"{b}.h5", {"block": [start, stop], "dataset": name})
+        w.append([_colour(lab, i) for lab, i, _, _ in plan], [p[0] for p in plan], [p[2] for p in plan],
+                 [p[3] for p in plan])
+        out.append(w.finish())
+    return out
+
+
+def test_blocks_cover_every_class_and_image_once_and_prompts_cycle():
+    seen = []
+    for b in blocks(5, 7, 2, 3):  # 3 class groups x 3 image blocks (3 + 3 + 1)
+        labels, start, stop = block_range(b, 5, 7, 2, 3)
+        seen += [(lab, i) for lab, i, _, _ in plan_block("x", labels, [["a", "b"]] * 5, start, stop, 0)]
+    assert sorted(seen) == [(c, i) for c in range(5) for i in range(7)]
+    plan = plan_block("x", [0], [["a", "b", "c"]], 0, 7, 0)
+    assert [p[2] for p in plan] == ["a", "b", "c", "a", "b", "c", "a"]  # any prefix spreads over the sentences
+    assert plan_block("x", [0], [["a"]], 3, 4, 0)[0][3] == plan_block("x", [0], [["a"]], 0, 4, 0)[3][3]  # per-image seed
+    assert per_class(4_000_000, 2000) == 2000
+    with pytest.raises(SynrecError, match="cannot cover"):
+        per_class(10, 100)
+
+
+def test_sharded_store_reads_a_per_class_prefix_across_shards_and_class_lists(tmp_path):
+    a = _write_list(tmp_path, "a", 3, 7, 2, 3)
+    b = _write_list(tmp_path, "b", 2, 5, 1, 5)
+    store = ShardedImages([(a, 0), (b, 3)], per_class=4, open_files=1)  # one open file at a time: LRU churn
+    assert len(store) == 5 * 4 and np.bincount(store.labels).tolist() == [4] * 5
+    got = sorted((int(store.labels[i]), int(np.asarray(store.image(i))[0, 0, 1]) // 7) for i in range(len(store)))
+    assert got == [(c, i) for c in range(5) for i in range(4)]  # images 0..3 of every class, b's labels offset by 3
+    for i in range(len(store)):  # the pixels say which class the image was generated for
+        lab = int(store.labels[i]) - (3 if store.labels[i] >= 3 else 0)
+        assert int(np.asarray(store.image(i))[0, 0, 0]) == lab * 40 % 256
+    assert store.fingerprint() != ShardedImages([(a, 0), (b, 3)], per_class=3).fingerprint()
+    with pytest.raises(SynrecError, match="class 3 has 5 images, 6 needed"):
+        ShardedImages([(a, 0), (b, 3)], per_class=6)
+
+
+def test_label_space_files_load_and_in2k_extra_is_a_thousand_new_names():
+    extra = load_class_list("in21k_extra", REPO / "config/datasets", REPO / "config/label_spaces")
+    import open_clip
+
+    names = [c.lower() for c in extra["classnames"]]
+    assert len(names) == 1000 and len(set(names)) == 1000
+    assert not set(names) & {c.lower() for c in open_clip.IMAGENET_CLASSNAMES}
+    assert load_class_list("cifar100", REPO / "config/datasets", REPO / "config/label_spaces")["title"] == "CIFAR-100"
+    with pytest.raises(SynrecError, match="neither"):
+        load_class_list("nope", REPO / "config/datasets", REPO / "config/label_spaces")
+
+
+def test_backbone_weights_load_from_our_checkpoints_and_official_moco_layout(tmp_path):
+    src = create("resnet10t", 7, seed=1)
+    enc = backbone_state(src)
+    assert not any(k.startswith("fc.") for k in enc)
+    dst = create("resnet10t", 100, seed=2)
+    fc_before = dst.fc.weight.clone()
+    torch.save({"backbone": enc}, tmp_path / "ours.pt")
+    load_backbone(dst, tmp_path / "ours.pt")
+    assert all(torch.equal(dst.state_dict()[k], v) for k, v in enc.items())
+    assert torch.equal(dst.fc.weight, fc_before)  # the new task's classifier keeps its fresh weights
+    official = {"state_dict": {**{f"module.encoder_q.{k}": v for k, v in src.state_dict().items()},
+                               **{f"module.encoder_k.{k}": torch.zeros_like(v) for k, v in src.state_dict().items()},
+                               "module.queue": torch.zeros(4, 4)}}
+    torch.save(official, tmp_path / "moco.pth.tar")
+    again = create("resnet10t", 100, seed=3)
+    load_backbone(again, tmp_path / "moco.pth.tar")
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in enc.items())  # query encoder, not key encoder
+    # a MoCo backbone (no classifier) trained here loads the same way into a detector's or classifier's backbone
+    moco, backbone = build("mocov2", "resnet10t", 0, {"dim": 8, "queue": 16, "m": 0.99, "temperature": 0.2}, 0,
+                           init=str(tmp_path / "ours.pt"))
+    assert all(torch.equal(backbone.state_dict()[k], v) for k, v in enc.items())
+    with pytest.raises(SynrecError, match="encoder tensors missing"):
+        load_backbone(create("resnet18", 10, 0), tmp_path / "ours.pt")
+    with pytest.raises(SynrecError, match="no such file"):
+        load_backbone(dst, tmp_path / "missing.pt")
+    with pytest.raises(SynrecError, match="not a timm model name"):
+        create("resnet5000", 10, 0)
+
+
+KILLED = """
+import os, signal, sys, numpy as np, torch
+sys.path[:0] = [{repo!r}, {tests!r}]
+from synrec.pretrain import build, dataset, _moco_loss
+from synrec.training import train_loop
+from test_frozen_bn import _split
+torch.set_num_threads(1)
+cfg = {cfg!r}
+model, _ = build("mocov2", "resnet10t", 0, cfg, 0)
+def on_step(step, loss):
+    print(step, repr(loss), flush=True)
+    if step == {kill_at}:
+        os.kill(os.getpid(), signal.SIGKILL)
+train_loop(model, dataset("mocov2", _split(8, 0, "train"), cfg, 0), _moco_loss, cfg, 0, progress=False,
+           checkpoint={ckpt!r}, checkpoint_every=1, on_step=on_step)
+"""
+
+MOCO = {"epochs": 2, "batch_size": 8, "optimizer": "momentum", "lr": 0.03, "momentum": 0.9, "weight_decay": 1e-4,
+        "warmup_epochs": 0, "image_size": 32, "dim": 16, "queue": 24, "m": 0.99, "temperature": 0.2}
+
+
+def test_a_killed_moco_run_resumes_with_the_same_next_losses(tmp_path):
+    """The queue (24 keys, 8 per step: it wraps), the key encoder and the optimiser all come back from the
+    checkpoint: the resumed run's losses equal the uninterrupted run's."""
+    from synrec.pretrain import _moco_loss, dataset
+    from synrec.training import train_loop
+    from test_frozen_bn import _split
+
+    torch.set_num_threads(1)
+    train = _split(8, 0, "train")  # 32 images: 4 steps an epoch, 8 in all
+    ref = []
+    model, _ = build("mocov2", "resnet10t", 0, MOCO, 0)
+    train_loop(model, dataset("mocov2", train, MOCO, 0), _moco_loss, MOCO, 0, progress=False,
+               on_step=lambda s, l: ref.append(l))
+    ckpt = tmp_path / "moco.ckpt"
+    tests = Path(__file__).parent
+    code = KILLED.format(repo=str(REPO), tests=str(tests), cfg=MOCO, kill_at=6, ckpt=str(ckpt))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == -9, out.stderr[-2000:]
+    before = [float(line.split()[1]) for line in out.stdout.splitlines()]
+    assert before == pytest.approx(ref[:6], rel=1e-5)
+    resumed = []
+    model, _ = build("mocov2", "resnet10t", 0, MOCO, 0)
+    train_loop(model, dataset("mocov2", train, MOCO, 0), _moco_loss, MOCO, 0, progress=False, checkpoint=ckpt,
+               checkpoint_every=1, on_step=lambda s, l: resumed.append((s, l)))
+    assert [s for s, _ in resumed] == [6, 7, 8]  # step 6 was never checkpointed: redone
+    assert [l for _, l in resumed] == pytest.approx(ref[5:], rel=1e-5)
+
+
+def _ddp_job(out: str, cfg: dict) -> None:
+    """Trains a BN-free linear classifier (so data parallel must equal one process exactly) and MoCo's queue."""
+    from synrec.distributed import rank_and_world
+    from synrec.features import LabelledImages
+    from synrec.training import SeededAugment, train_loop
+    from test_frozen_bn import _split
+    from torchvision.transforms import ToTensor
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 4))
+    train = _split(8, 0, "train")
+    data = SeededAugment(LabelledImages(train, ToTensor(), np.arange(len(train))), 0)
+    steps = []
+    train_loop(model, data, lambda m, b: torch.nn.functional.cross_entropy(m(b[0]), b[1]), cfg, 0, progress=False,
+               on_step=lambda s, l: steps.append(l))
+    rank, world = rank_and_world()
+    torch.save({"weights": model.state_dict(), "world": world, "steps": len(steps)}, f"{out}-{rank}.pt")
+
+
+def test_two_data_parallel_processes_equal_one_process_with_the_whole_batch(tmp_path):
+    from synrec.distributed import launch
+
+    cfg = {"epochs": 2, "batch_size": 8, "optimizer": "momentum", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0,
+           "warmup_epochs": 0}
+    sys.path.insert(0, str(Path(__file__).parent))
+    launch(_ddp_job, (str(tmp_path / "one"), cfg), nprocs=1)
+    launch(_ddp_job, (str(tmp_path / "two"), cfg), nprocs=2)
+    one = torch.load(tmp_path / "one-0.pt")
+    r0, r1 = torch.load(tmp_path / "two-0.pt"), torch.load(tmp_path / "two-1.pt")
+    assert (one["world"], r0["world"], r1["world"]) == (1, 2, 2)
+    assert one["steps"] == r0["steps"] == 8  # 32 images, global batch 8: each rank takes 4 of every batch
+    for k, v in one["weights"].items():
+        assert torch.equal(r0["weights"][k], r1["weights"][k])  # the ranks stay in step
+        assert torch.allclose(r0["weights"][k], v, atol=1e-5)  # averaged half-batch gradients = the whole batch's
+
+
+def test_tables_8_to_11_have_the_papers_shape_with_dashes_for_absent_cells():
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    t10 = cfg["pretraining"]["tables"]["table10"]
+    cells = [(r["data"], "0" if r["data"] == "none" else c, "in1k" if r.get("in1k") else "random")
+             for r in t10["rows"] for c in r["columns"]]
+    results = [{"metrics": {"ap50": 60 + i}} for i in range(len(cells))]
+    header, rows = pretraining_rows({**t10, "rows": [{"in1k": False, **r} for r in t10["rows"]]}, cells, results)
+    assert header == ["Data", "pre-trained on IN-1k?", "0", "1.2M", "2.4M", "4.0M"]
+    assert [r[:2] for r in rows] == [["(None)", ""], ["IN-1K Syn", ""], ["IN-2K Syn", ""], ["(None)", "yes"],
+                                      ["IN-1K Syn", "yes"], ["IN-2K Syn", "yes"]]
+    assert rows[0][2:] == ["60.00", "-", "-", "-"] and rows[2][2:] == ["-", "-", "63.00", "64.00"]
+    assert rows[5][2:] == ["-", "-", "67.00", "68.00"]
