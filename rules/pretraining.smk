@@ -37,7 +37,6 @@ rule pretrain:
         init=lambda w: in1k_spec(w.ptmethod, w.ptmodel) if w.init == "in1k" else None,
         num_workers=PT["num_workers"],
         checkpoint_every=PT["checkpoint_every"],
-        work_dir=W,
         seed=config["seed"],
     threads: max(1, PT["num_workers"])
     conda:

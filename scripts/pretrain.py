@@ -27,7 +27,8 @@ with rule_log(sm.log, f"pretrain {w.ptmethod} {w.ptmodel} on {w.space} {w.amount
     # keyed on everything that changes the run, so a changed config never resumes a stale checkpoint
     key = stable_hash({k: job[k] for k in ("method", "model", "kwargs", "init", "cfg", "seed", "per_class")}
                       | {"images": fingerprint})
-    ckpt = Path(sm.params.work_dir) / "pretrain" / "checkpoints" / f"{w.ptmethod}-{w.ptmodel}-{w.space}-{w.amount}-{w.init}-{key}.ckpt"
+    out = Path(sm.output[0])
+    ckpt = out.with_name(f"{out.stem}-{key}.ckpt")  # beside the output: a rerun after a kill resumes from it
     job["checkpoint"] = str(ckpt)
     nprocs = n_processes()
     print(f"{nprocs} data-parallel process(es); checkpoint {ckpt}")

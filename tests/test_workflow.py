@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,10 +81,12 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     assert len(store) == 48 and sorted(set(store.labels.tolist())) == [0, 1, 2, 3]
     assert all(p.startswith("a photo of ") for p in store.prompts())
     check_few_shot_outputs(project)
+    check_pretraining_outputs(project)
     # one HTML page with every table and figure
     snakemake(project, "--report", "report.html")
     html = (project / "report.html").read_text(errors="replace")
     assert "table1.png" in html and "figure1.png" in html and "table7.csv" in html and "table6.csv" in html
+    assert "table8.csv" in html and "table11.csv" in html
     out = snakemake(project)
     assert "Nothing to be done" in out.stdout + out.stderr
     # batch sizes and job splits do not change any output, so changing them reruns nothing
@@ -131,6 +134,38 @@ def check_few_shot_outputs(project):
     assert 0 < mix["settings"]["n_syn"] <= 4 * 8  # RF keeps a subset of the CLIP-filtered LE images
 
 
+def check_pretraining_outputs(project):
+    import torch
+
+    from synrec.pretrain_data import ShardedImages
+
+    tables = {}
+    for t in ("table8", "table9", "table10", "table11"):
+        with open(project / f"results/{t}.csv") as f:
+            tables[t] = list(csv.reader(f))
+        assert tables[t][0] == ["Data", "pre-trained on IN-1k?", "0", "S", "M"]
+    assert [r[:2] for r in tables["table10"][1:]] == [["(None)", ""], ["IN-1K Syn", ""], ["IN-2K Syn", ""],
+                                                      ["(None)", "yes"], ["IN-1K Syn", "yes"]]
+    assert tables["table10"][1][2:] == [tables["table10"][1][2], "-", "-"]
+    # cells hold what the transfer results say; random weights without pre-training is one job for both VOC tables
+    voc = json.loads((project / "results/transfer/voc/resnet10t/none/none/0/random.json").read_text())
+    assert tables["table10"][1][2] == tables["table11"][1][2] == f"{voc['metrics']['ap50']:.2f}"
+    moco = json.loads((project / "results/transfer/voc/resnet10t/mocov2/IN-2K/M/random.json").read_text())
+    assert tables["table11"][3][4] == f"{moco['metrics']['ap50']:.2f}" and moco["n_train"] == 24
+    c100 = json.loads((project / "results/transfer/cifar/resnet10t/supervised/C100/M/random.json").read_text())
+    assert tables["table8"][2][4] == f"{c100['metrics']['acc1']:.2f}" and c100["metrics"]["n"] == 4 * 16
+    # the pre-trained backbone: M = 64 images over IN-2K's 8 classes, read as a prefix of the shared shards
+    ck = torch.load(project / "work/demo/pretrain/models/mocov2/resnet10t/IN-2K/M/random.pt", weights_only=False)
+    assert ck["images"] == 64 and ck["method"] == "mocov2" and not any(k.startswith("fc.") for k in ck["backbone"])
+    shards = sorted((project / "work/demo/pretrain/demo_shapes/shards").glob("*.h5"))
+    assert len(shards) == 2  # generated once (8 per class), shared by IN-1K (S: 8 per class) and IN-2K (M: 8)
+    store = ShardedImages([(shards, 0)], per_class=8)
+    assert np.bincount(store.labels).tolist() == [8] * 4
+    sup = torch.load(project / "work/demo/pretrain/models/supervised/resnet10t/IN-1K/S/in1k.pt", weights_only=False)
+    assert sup["init"] == "resources/tiny/in1k/supervised-resnet10t.pt" and sup["images"] == 32
+    assert not list((project / "work/demo").rglob("*.ckpt"))  # finished runs leave no checkpoints
+
+
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):
     out = snakemake(project, "-n", "--config", "ct=5", check=False)
     assert out.returncode != 0
@@ -168,8 +203,14 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     n_classes = {d: len(c["classnames"]) for d, c in dcfg.items()}
     for d in cfg["datasets"]:
         (tmp_path / load_dataset_config(d, REPO / "config/datasets")["root"]).mkdir(parents=True, exist_ok=True)
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2", "--config",
-                          f"data_root={tmp_path}", f"work_dir={tmp_path}/w", f"results_dir={tmp_path}/r"],
+    pt = cfg["pretraining"]
+    (tmp_path / pt["voc"]["root"]).mkdir()
+    (tmp_path / "moco.pth.tar").touch()  # the one IN-1k weights file of the config must exist for a dry run
+    (tmp_path / "o.yaml").write_text(yaml.safe_dump({
+        "data_root": str(tmp_path), "work_dir": f"{tmp_path}/w", "results_dir": f"{tmp_path}/r",
+        "pretraining": {"in1k_weights": {"mocov2": {"resnet50": str(tmp_path / "moco.pth.tar")}}}}))
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2",
+                          "--configfile", "config/config.yaml", str(tmp_path / "o.yaml")],
                          cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", out.stdout + out.stderr, re.M)}
@@ -198,3 +239,14 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     assert counts["frozen_bn"] == seeds * 4  # Table 6: real/syn x BN train/frozen at 16 shots
     assert counts["table1"] == counts["table2"] == counts["table5"] == counts["table6"] == counts["table7"] == 1
     assert counts["figure1"] == 1
+    # Sec. 3.3: each class list generated once, to the most images per class any cell needs, in 2,000-image blocks:
+    # CIFAR-100 3.6M / 100 = 36,000 (18 blocks), ImageNet-1K 2.4M / 1,000 = 2,400 (2), the IN-21K extra 4.0M / 2,000
+    assert counts["generate_pretrain"] == 100 * 18 + 1000 * 2 + 1000 * 1
+    cells = {t: [(r["data"], c, r.get("in1k", False)) for r in spec["rows"] for c in r["columns"]]
+             for t, spec in pt["tables"].items()}
+    pre = {(pt["tables"][t]["method"], pt["tables"][t]["model"], *cell) for t in cells for cell in cells[t]
+           if cell[0] != "none"}
+    assert counts["pretrain"] == len(pre) == 22
+    assert counts["transfer_cifar"] == len(cells["table8"]) + len(cells["table9"])
+    assert counts["transfer_voc"] == len(cells["table10"]) + len(cells["table11"]) - 1  # shared random-init cell
+    assert counts["pretrain_table"] == 4
