@@ -22,7 +22,7 @@ $(STAMP): envs/requirements.txt pyproject.toml
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores 2 --configfile config/demo.yaml
 	@echo; cat results/table1.md; echo
-	@echo "synrec demo: results/table1.csv ... table7.csv and figure1.png written (snakemake --report report.html --configfile config/demo.yaml: one page)."
+	@echo "synrec demo: results/table1.csv ... table11.csv and figure1.png written (snakemake --report report.html --configfile config/demo.yaml: one page)."
 	@echo "These numbers are MEANINGLESS: tiny random-weight models on made-up pictures. See README for real runs."
 
 test: $(STAMP)

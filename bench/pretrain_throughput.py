@@ -1,6 +1,7 @@
 """Pre-training throughput per device: optimiser steps of supervised (ResNet-50, DeiT-S) and MoCo v2 (ResNet-50)
-training on in-memory random batches (the input pipeline is measured apart, in bench/input_pipeline.py), with the
-training loop's bfloat16 autocast and in float32, side by side in this one process.
+training on in-memory random batches (the input pipeline is measured apart, in bench/input_pipeline.py), under
+bfloat16 autocast (what the training loop uses on GPUs; on CPU it trains in float32) and in float32, side by side in
+this one process.
 
     .venv/bin/python bench/pretrain_throughput.py                       # on a GPU: the paper's models at 224 px
     .venv/bin/python bench/pretrain_throughput.py --tiny --steps 5      # CPU smoke run: tiny models at 64 px
