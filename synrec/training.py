@@ -76,6 +76,8 @@ def train_loop(model, data: SeededAugment, step_loss, cfg: dict, seed: int = 0, 
     if bs % world:
         raise ValueError(f"batch_size {bs} is not divisible by the {world} processes of the job")
     per_rank = bs // world
+    if world > 1 and n < bs:  # a rank without a batch would leave the others waiting in DDP's all-reduce
+        raise ValueError(f"{n} training samples are fewer than one global batch ({bs}) over {world} processes")
     per_epoch = max(1, n // bs) if n > bs else 1  # drop the last partial batch when there is more than one
     model.to(device).train()
     module = model
