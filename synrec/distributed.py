@@ -43,6 +43,8 @@ def _from_environment() -> tuple[int, int, int] | None:
     if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_PROCID" in os.environ:
         from submitit.helpers import TorchDistributedEnvironment
 
+        # submitit recognises a SLURM job by this variable, which its own launcher sets and plain srun does not
+        os.environ.setdefault("SUBMITIT_EXECUTOR", "slurm")
         env = TorchDistributedEnvironment().export()  # sets MASTER_ADDR/PORT, RANK, WORLD_SIZE, LOCAL_RANK
         return env.rank, env.world_size, env.local_rank
     return None
