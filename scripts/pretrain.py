@@ -30,7 +30,10 @@ with rule_log(sm.log, f"pretrain {w.ptmethod} {w.ptmodel} on {w.space} {w.amount
     out = Path(sm.output[0])
     ckpt = out.with_name(f"{out.stem}-{key}.ckpt")  # beside the output: a rerun after a kill resumes from it
     job["checkpoint"] = str(ckpt)
+    launcher = sm.resources.get("mpi")  # set in the profile for multi-node jobs: one srun step over all tasks
     nprocs = n_processes()
-    print(f"{nprocs} data-parallel process(es); checkpoint {ckpt}")
-    launch(run, (job,), nprocs, log=sm.log[0] if sm.log else None)
+    print(f"{'one process per SLURM task via ' + launcher if launcher else f'{nprocs} data-parallel process(es)'}; "
+          f"checkpoint {ckpt}")
+    launch(run, (job,), nprocs, log=sm.log[0] if sm.log else None, launcher=launcher,
+           job_file=str(ckpt.with_suffix(".job.pkl")))
     ckpt.unlink(missing_ok=True)  # done: nothing left to resume

@@ -35,5 +35,6 @@ with rule_log(sm.log, f"{sm.rule} {w.ptmodel} {w.ptmethod} {w.space} {w.amount} 
     key = stable_hash({k: v for k, v in job.items() if k not in ("record", "out")} | {"weights": weights_id})
     ckpt = Path(sm.params.work_dir) / "transfer" / "checkpoints" / f"{task}-{w.ptmodel}-{w.ptmethod}-{w.space}-{w.amount}-{w.init}-{key}.ckpt"
     job["checkpoint"] = str(ckpt)
-    launch(run_cifar if task == "cifar" else run_voc, (job,), n_processes(), log=sm.log[0] if sm.log else None)
+    launch(run_cifar if task == "cifar" else run_voc, (job,), n_processes(), log=sm.log[0] if sm.log else None,
+           launcher=sm.resources.get("mpi"), job_file=str(ckpt.with_suffix(".job.pkl")))
     ckpt.unlink(missing_ok=True)

@@ -4,9 +4,12 @@ Three ways a job gets its processes, all ending in ``torch.distributed.init_proc
 
 * **one node, several GPUs** (the default for a pre-training rule with ``gpu: N``): :func:`launch` starts N local
   processes itself (``torch.multiprocessing.spawn``), rank i on ``cuda:i``;
-* **several nodes**: run the job with ``srun`` and one task per GPU (``tasks: N`` in the profile); each task's
-  rank, world size and master address come from SLURM's variables through submitit's
-  ``TorchDistributedEnvironment`` (``SLURM_PROCID``, ``SLURM_NTASKS``, the first host of ``SLURM_JOB_NODELIST``);
+* **several nodes**: the job gets one task per GPU (the profile gives the rule ``mpi: srun``, ``nodes`` and
+  ``tasks_per_node``; the SLURM plugin then runs the rule once, not under ``srun -n1``) and :func:`launch` with
+  ``launcher="srun"`` starts the training as one ``srun`` step over all those tasks (the function and its
+  arguments travel in a pickle file). Each task's rank, world size and master address come from SLURM's variables
+  through submitit's ``TorchDistributedEnvironment`` (``SLURM_PROCID``, ``SLURM_NTASKS``, the first host of
+  ``SLURM_JOB_NODELIST``);
 * **torchrun**: ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` are already set and used as they are.
 
 NCCL on GPUs, gloo on CPU (the tests run two gloo processes). Nothing here schedules jobs: SLURM does.
@@ -15,7 +18,11 @@ NCCL on GPUs, gloo on CPU (the tests run two gloo processes). Nothing here sched
 from __future__ import annotations
 
 import os
+import pickle
+import shlex
 import socket
+import subprocess
+import sys
 
 import torch
 import torch.distributed as dist
@@ -53,7 +60,9 @@ def _from_environment() -> tuple[int, int, int] | None:
 def init(rank: int, world: int, local_rank: int) -> torch.device:
     """Join the process group (when ``world`` > 1) and return this process's device."""
     cuda = torch.cuda.is_available()
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    # a task that sees only its own GPU (SLURM's per-task GPU binding) uses cuda:0
+    index = local_rank if cuda and torch.cuda.device_count() > local_rank else 0
+    device = torch.device("cuda", index) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
@@ -94,12 +103,24 @@ def device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
 
 
-def launch(fn, args: tuple = (), nprocs: int = 1, log: str | None = None) -> None:
+def launch(fn, args: tuple = (), nprocs: int = 1, log: str | None = None, launcher: str | None = None,
+           job_file: str | None = None) -> None:
     """Run ``fn(*args)`` in every process of the job. Under torchrun or a multi-task srun, this process is one rank
     of many; otherwise ``nprocs`` local processes are started (nprocs = 1: this process alone, no process group).
     ``fn`` must be a module-level function (it is pickled into the spawned processes); spawned processes append
     their output to ``log``."""
     found = _from_environment()
+    if launcher and found is None:  # start the ranks as the tasks of one step (srun) over the whole allocation
+        if job_file is None:
+            raise ValueError("launch with a launcher needs job_file, a path on a filesystem every node sees")
+        os.makedirs(os.path.dirname(os.path.abspath(job_file)), exist_ok=True)
+        with open(job_file, "wb") as f:
+            pickle.dump((fn, args), f)
+        try:
+            subprocess.run([*shlex.split(launcher), sys.executable, "-m", "synrec.distributed", job_file], check=True)
+        finally:
+            os.unlink(job_file)
+        return
     if found is not None:
         rank, world, local = found
         _run(rank, world, local, fn, args) if world > 1 else fn(*args)
@@ -110,3 +131,9 @@ def launch(fn, args: tuple = (), nprocs: int = 1, log: str | None = None) -> Non
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ["MASTER_PORT"] = str(_free_port())
     torch.multiprocessing.spawn(_spawned, args=(nprocs, fn, args, log), nprocs=nprocs, join=True)
+
+
+if __name__ == "__main__":  # one task of a launcher step: python -m synrec.distributed <job file>
+    with open(sys.argv[1], "rb") as f:
+        _fn, _args = pickle.load(f)
+    launch(_fn, _args)

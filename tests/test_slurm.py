@@ -124,24 +124,27 @@ def test_readme_cluster_command_runs_jobs_under_slurm_survives_a_kill_and_matche
     assert int(rows["all rules"]["jobs"]) == sum(int(r["jobs"]) for k, r in rows.items() if k != "all rules")
 
 
-def test_srun_tasks_join_one_data_parallel_training(cluster, tmp_path):
-    """Two SLURM tasks of one step (`srun --ntasks=2`) become DDP ranks 0 and 1 through SLURM's variables, and train
-    to the same weights as one process with the whole batch (the multi-node launch path, on one node)."""
+def test_srun_tasks_join_one_data_parallel_training(cluster, tmp_path, monkeypatch):
+    """launch(..., launcher="srun ...") runs the training as the two tasks of one srun step (what a multi-node job
+    does with `mpi: srun` in the profile); they become DDP ranks 0 and 1 through SLURM's variables and train to the
+    same weights as one process with the whole batch."""
     import torch
 
-    sys.path.insert(0, str(REPO / "tests"))
+    tests = str(REPO / "tests")
+    sys.path.insert(0, tests)
     from test_pretraining import _ddp_job
     from synrec.distributed import launch
 
-    script = REPO / "tests" / "slurm" / "ddp_tasks.py"
-    out = subprocess.run(["srun", "--ntasks=2", "--cpus-per-task=1", "--time=5", sys.executable, str(script),
-                          str(tmp_path / "tasks")], env={**cluster, "PYTHONUNBUFFERED": "1"}, capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    sys.path.insert(0, str(REPO / "tests" / "slurm"))
-    from ddp_tasks import CFG  # the script's settings
-
-    launch(_ddp_job, (str(tmp_path / "one"), CFG), nprocs=1)
+    for k, v in cluster.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), tests]))  # the tasks unpickle _ddp_job
+    cfg = {"epochs": 2, "batch_size": 8, "optimizer": "momentum", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0,
+           "warmup_epochs": 0}
+    job = tmp_path / "shared" / "job.pkl"
+    launch(_ddp_job, (str(tmp_path / "tasks"), cfg), launcher="srun --ntasks=2 --cpus-per-task=1 --time=5",
+           job_file=str(job))
+    assert not job.exists()  # the job file is removed after the step
+    launch(_ddp_job, (str(tmp_path / "one"), cfg), nprocs=1)
     one = torch.load(tmp_path / "one-0.pt")
     r0, r1 = torch.load(tmp_path / "tasks-0.pt"), torch.load(tmp_path / "tasks-1.pt")
     assert (r0["world"], r1["world"]) == (2, 2) and r0["steps"] == one["steps"]
