@@ -52,7 +52,8 @@ def _from_environment() -> tuple[int, int, int] | None:
 
         # submitit recognises a SLURM job by this variable, which its own launcher sets and plain srun does not
         os.environ.setdefault("SUBMITIT_EXECUTOR", "slurm")
-        env = TorchDistributedEnvironment().export()  # sets MASTER_ADDR/PORT, RANK, WORLD_SIZE, LOCAL_RANK
+        # SLURM's values win over a MASTER_ADDR/PORT inherited from whatever launched this step
+        env = TorchDistributedEnvironment().export(overwrite=True)  # MASTER_ADDR/PORT, RANK, WORLD_SIZE, LOCAL_RANK
         return env.rank, env.world_size, env.local_rank
     return None
 
@@ -128,9 +129,16 @@ def launch(fn, args: tuple = (), nprocs: int = 1, log: str | None = None, launch
     if nprocs <= 1:
         fn(*args)
         return
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ["MASTER_PORT"] = str(_free_port())
-    torch.multiprocessing.spawn(_spawned, args=(nprocs, fn, args, log), nprocs=nprocs, join=True)
+    saved = {k: os.environ.get(k) for k in ("MASTER_ADDR", "MASTER_PORT")}
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+    try:
+        torch.multiprocessing.spawn(_spawned, args=(nprocs, fn, args, log), nprocs=nprocs, join=True)
+    finally:  # leave the caller's environment as it was
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 if __name__ == "__main__":  # one task of a launcher step: python -m synrec.distributed <job file>
