@@ -25,6 +25,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .classifier_tuning import cosine_lambda
 from .distributed import barrier, is_main, rank_and_world
+from .errors import SynrecError
 from .seeds import derive_seed
 
 
@@ -74,10 +75,10 @@ def train_loop(model, data: SeededAugment, step_loss, cfg: dict, seed: int = 0, 
     rank, world = rank_and_world()
     bs, n = cfg["batch_size"], len(data)
     if bs % world:
-        raise ValueError(f"batch_size {bs} is not divisible by the {world} processes of the job")
+        raise SynrecError(f"batch_size {bs} is not divisible by the {world} processes of the job (one per GPU)")
     per_rank = bs // world
     if world > 1 and n < bs:  # a rank without a batch would leave the others waiting in DDP's all-reduce
-        raise ValueError(f"{n} training samples are fewer than one global batch ({bs}) over {world} processes")
+        raise SynrecError(f"{n} training samples are fewer than one global batch ({bs}) over {world} processes")
     per_epoch = max(1, n // bs) if n > bs else 1  # drop the last partial batch when there is more than one
     model.to(device).train()
     module = model

@@ -205,3 +205,21 @@ def test_tables_8_to_11_have_the_papers_shape_with_dashes_for_absent_cells():
                                       ["IN-1K Syn", "yes"], ["IN-2K Syn", "yes"]]
     assert rows[0][2:] == ["60.00", "-", "-", "-"] and rows[2][2:] == ["-", "-", "63.00", "64.00"]
     assert rows[5][2:] == ["-", "-", "67.00", "68.00"]
+
+
+@pytest.mark.parametrize("override, line", [
+    ("{tables: {table8: {model: resnet18}}}",
+     "pretraining.tables.table8 uses model 'resnet18': key 'pretraining.supervised.resnet18' (its training settings)"
+     " is missing"),
+    ("{tables: {table8: {rows: [{data: C200, columns: [S]}]}}}",
+     "pretraining.tables.table8: data 'C200' is not a label space (['C100', 'IN-1K', 'IN-2K']) or none"),
+    ("{tables: {table9: {rows: [{data: none, in1k: true, columns: [XL]}]}}}",
+     "pretraining.tables.table9: column 'XL' must be in the table's columns and in pretraining.amounts"),
+])
+def test_a_table_that_needs_missing_config_is_one_line_before_any_job(tmp_path, override, line):
+    (tmp_path / "bad.yaml").write_text(f"pretraining: {override}\n")
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/table8.csv", "--configfile",
+                          "config/demo.yaml", str(tmp_path / "bad.yaml")], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert [x for x in (out.stdout + out.stderr).splitlines() if x.startswith("synrec:")] == [
+        f"synrec: workflow config: {line}"]
