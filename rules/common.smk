@@ -236,10 +236,7 @@ def pt_shards(name):
 
 
 def in1k_spec(method, model):
-    spec = PT["in1k_weights"].get(method, {}).get(model)
-    if spec is None:
-        _fail(f"workflow config: key 'pretraining.in1k_weights.{method}.{model}' is needed by a table row with in1k")
-    return spec
+    return PT["in1k_weights"][method][model]  # present: the Snakefile checks every table's keys up front
 
 
 def in1k_input(method, model, init):
@@ -258,8 +255,6 @@ def pretrain_inputs(w):
 def pretrain_settings(method, model):
     if method == "mocov2":
         return PT["mocov2"]
-    if model not in PT["supervised"]:
-        _fail(f"workflow config: key 'pretraining.supervised.{model}' (training settings) is missing")
     return PT["supervised"][model]
 
 

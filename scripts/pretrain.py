@@ -6,11 +6,10 @@ from pathlib import Path
 import torch
 
 from synrec.config import config_hash, stable_hash
-from synrec.distributed import launch
+from synrec.distributed import launch, n_processes
 from synrec.pretrain import run
 from synrec.pretrain_data import ShardedImages
 from synrec.runlog import rule_log
-from synrec.transfer import n_processes
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

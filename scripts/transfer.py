@@ -6,10 +6,10 @@ from pathlib import Path
 import torch
 
 from synrec.config import stable_hash
-from synrec.distributed import launch
+from synrec.distributed import launch, n_processes
 from synrec.results import result_record
 from synrec.runlog import rule_log
-from synrec.transfer import n_processes, run_cifar, run_voc
+from synrec.transfer import run_cifar, run_voc
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -16,11 +16,16 @@
 from __future__ import annotations
 
 import random
+import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+from PIL import Image
+from torchvision.datasets import VOCDetection
+from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
+from torchvision.transforms.functional import hflip, pil_to_tensor
 from tqdm import tqdm
 
 from .errors import SynrecError
@@ -33,8 +38,6 @@ class VOCBoxes(torch.utils.data.Dataset):
     """One or more VOC image sets as ``(image tensor, {boxes, labels, iscrowd})``; labels 1..20 (0: background)."""
 
     def __init__(self, root: str | Path, sets: list[tuple[str, str]], train: bool):
-        from torchvision.datasets import VOCDetection
-
         self.parts, self.train = [], train
         for year, image_set in sets:
             folder = Path(root) / "VOCdevkit" / f"VOC{year}"
@@ -50,8 +53,6 @@ class VOCBoxes(torch.utils.data.Dataset):
     def target(self, i: int) -> dict:
         p, j = self.index[i]
         ds = self.parts[p]
-        import xml.etree.ElementTree as ET
-
         objs = ds.parse_voc_xml(ET.parse(ds.annotations[j]).getroot())["annotation"].get("object", [])
         objs = objs if isinstance(objs, list) else [objs]
         boxes, labels, difficult = [], [], []
@@ -69,11 +70,7 @@ class VOCBoxes(torch.utils.data.Dataset):
                 "labels": torch.tensor(labels, dtype=torch.int64), "iscrowd": torch.tensor(difficult, dtype=torch.int64)}
 
     def __getitem__(self, i):
-        from torchvision.transforms.functional import hflip, pil_to_tensor
-
         p, j = self.index[i]
-        from PIL import Image
-
         img = pil_to_tensor(Image.open(self.parts[p].images[j]).convert("RGB")).float() / 255.0
         tgt = self.target(i)
         if self.train and random.random() < 0.5:  # seeded per (seed, epoch, image) by SeededAugment
@@ -92,8 +89,6 @@ class TimmFPN(nn.Module):
 
     def __init__(self, body: nn.Module, out_channels: int = 256):
         super().__init__()
-        from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
-
         self.body = body
         self.fpn = FeaturePyramidNetwork(body.feature_info.channels(), out_channels, extra_blocks=LastLevelMaxPool())
         self.out_channels = out_channels

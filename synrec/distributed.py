@@ -43,6 +43,11 @@ def barrier() -> None:
         dist.barrier()
 
 
+def n_processes() -> int:
+    """Data-parallel processes for a job: every GPU it was given (SLURM sets CUDA_VISIBLE_DEVICES), else one."""
+    return max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
+
+
 def _from_environment() -> tuple[int, int, int] | None:
     """(rank, world size, local rank) from torchrun's variables, or from SLURM's when the job runs several tasks."""
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:

@@ -14,24 +14,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from .classifier_tuning import metrics_from_logits
-from .errors import SynrecError
 from .features import LabelledImages
 from .few_shot import sample_shots
 from .seeds import derive_seed
-from .training import SeededAugment, train_loop
+from .models import timm_model
+from .training import SeededAugment, cross_entropy_step, train_loop
 
 
-def build_model(name: str, num_classes: int, seed: int):
-    import timm
-
-    if name not in timm.list_models():
-        raise SynrecError(f"from-scratch model {name!r} is not a timm model name (see timm.list_models())")
-    torch.manual_seed(seed)
-    return timm.create_model(name, pretrained=False, num_classes=num_classes)
+build_model = timm_model  # a randomly initialised timm model by name
 
 
 def transforms(image_size: int):
@@ -47,11 +40,6 @@ def per_class_subset(labels, per_class: int, seed: int, n_classes: int) -> np.nd
     return sample_shots(np.asarray(labels), per_class, derive_seed(seed, "from-scratch"), n_classes)
 
 
-def _cross_entropy(module, batch):
-    x, y = batch
-    return F.cross_entropy(module(x), y)
-
-
 def train_from_scratch(model, source, indices, cfg: dict, seed: int = 0, device="cpu", num_workers: int = 0,
                        progress: bool = True, checkpoint: str | Path | None = None, checkpoint_every: int = 0,
                        on_step=None) -> list[dict]:
@@ -60,7 +48,7 @@ def train_from_scratch(model, source, indices, cfg: dict, seed: int = 0, device=
     momentum, weight_decay, warmup_epochs, image_size, optionally optimizer. Returns the per-epoch history."""
     train_tf, _ = transforms(cfg["image_size"])
     data = SeededAugment(LabelledImages(source, train_tf, np.asarray(indices)), seed)
-    return train_loop(model, data, _cross_entropy, cfg, seed, device, num_workers, progress, checkpoint,
+    return train_loop(model, data, cross_entropy_step, cfg, seed, device, num_workers, progress, checkpoint,
                       checkpoint_every, on_step, desc="from scratch")
 
 

@@ -118,6 +118,17 @@ def load_word_to_sentence(spec: dict, device: torch.device | str = "cpu"):
     return tok, model.to(device).eval()
 
 
+def timm_model(name: str, num_classes: int, seed: int, kwargs: dict | None = None):
+    """A timm model by name with random weights drawn from ``seed`` (``num_classes=0``: pooled features, no head);
+    an unknown name is a one-line error."""
+    import timm
+
+    if not timm.is_model(name):
+        raise SynrecError(f"model {name!r} is not a timm model name (see timm.list_models())")
+    torch.manual_seed(seed)
+    return timm.create_model(name, pretrained=False, num_classes=num_classes, **(kwargs or {}))
+
+
 def model_identity(spec: dict) -> dict:
     """What identifies a model's weights: its names, plus a content hash when it is a local folder or file."""
     ident = {"model": spec["model"], "pretrained": spec.get("pretrained")}

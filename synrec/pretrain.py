@@ -18,23 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .atomic import atomic_path
 from .errors import SynrecError
 from .features import LabelledImages
-from .training import SeededAugment, train_loop
+from .models import timm_model
+from .training import SeededAugment, cross_entropy_step, train_loop
 
 _PREFIXES = ("module.", "encoder_q.0.", "encoder_q.", "backbone.")
 
 
-def create(name: str, num_classes: int, seed: int, kwargs: dict | None = None):
-    import timm
-
-    if not timm.is_model(name):
-        raise SynrecError(f"pre-training model {name!r} is not a timm model name (see timm.list_models())")
-    torch.manual_seed(seed)
-    return timm.create_model(name, pretrained=False, num_classes=num_classes, **(kwargs or {}))
+create = timm_model  # a randomly initialised timm backbone by name
 
 
 def _head_keys(model) -> set[str]:
@@ -107,11 +101,6 @@ class TwoViews(torch.utils.data.Dataset):
         return [self.transform(img), self.transform(img)], torch.zeros((), dtype=torch.long)
 
 
-def _supervised_loss(module, batch):
-    x, y = batch
-    return F.cross_entropy(module(x), y)
-
-
 def _moco_loss(module, batch):
     (im_q, im_k), _ = batch
     return module(im_q, im_k)
@@ -163,7 +152,7 @@ def run(job: dict) -> None:
         print(f"{job['method']} {job['model']}: {len(source)} images of {job['n_classes']} classes "
               f"({job['per_class']} per class), init {job['init'] or 'random'}")
     history = train_loop(model, dataset(job["method"], source, cfg, job["seed"]),
-                         _moco_loss if job["method"] == "mocov2" else _supervised_loss, cfg, job["seed"], device(),
+                         _moco_loss if job["method"] == "mocov2" else cross_entropy_step, cfg, job["seed"], device(),
                          job["num_workers"], checkpoint=job["checkpoint"], checkpoint_every=job["checkpoint_every"],
                          desc=f"pretrain {job['method']}")
     if is_main():

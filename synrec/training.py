@@ -46,6 +46,12 @@ class SeededAugment(torch.utils.data.Dataset):
         return self.data[i]
 
 
+def cross_entropy_step(module, batch):
+    """The loss of a supervised classification batch ``(images, labels)``."""
+    x, y = batch
+    return torch.nn.functional.cross_entropy(module(x), y)
+
+
 def _to(obj, device):
     """Tensors, and tensors nested in lists/tuples/dicts (detection targets), moved to ``device``."""
     if torch.is_tensor(obj):

@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime
 
 import numpy as np
-import torch
 
 from .atomic import write_json
-from .training import SeededAugment, train_loop
+from .training import SeededAugment, cross_entropy_step, train_loop
 
 
 def _weights(job: dict):
@@ -34,7 +33,7 @@ def run_cifar(job: dict) -> None:
     from .datasets import load_split
     from .distributed import device, is_main
     from .features import LabelledImages
-    from .from_scratch import _cross_entropy, evaluate_model, transforms
+    from .from_scratch import evaluate_model, transforms
     from .pretrain import create, load_backbone
 
     ds, cfg = job["dataset"], job["cfg"]
@@ -43,7 +42,7 @@ def run_cifar(job: dict) -> None:
     if _weights(job) is not None:
         load_backbone(model, _weights(job))
     data = SeededAugment(LabelledImages(train, transforms(cfg["image_size"])[0], np.arange(len(train))), job["seed"])
-    history = train_loop(model, data, _cross_entropy, cfg, job["seed"], device(), job["num_workers"],
+    history = train_loop(model, data, cross_entropy_step, cfg, job["seed"], device(), job["num_workers"],
                          checkpoint=job["checkpoint"], checkpoint_every=job["checkpoint_every"], desc="fine-tune")
     if is_main():
         test = load_split(ds, job["data_root"], ds["test_split"])
@@ -69,8 +68,3 @@ def run_voc(job: dict) -> None:
         metrics = evaluate_ap50(model, test, device(), max(1, cfg["batch_size"] // 2), job["num_workers"])
         print(f"VOC AP50 {metrics['ap50']:.2f}")
         _finish(job, metrics, history, len(train))
-
-
-def n_processes() -> int:
-    """Data-parallel processes for a job: every GPU it was given (SLURM sets CUDA_VISIBLE_DEVICES), else one."""
-    return max(1, torch.cuda.device_count()) if torch.cuda.is_available() else 1
