@@ -1,8 +1,20 @@
-# Helper functions shared by the rules (kept here so rule files hold only rules).
+# Validation, globals and input functions shared by the rules (rule files hold only rules).
+# Included first by workflow/Snakefile; everything here runs once, when Snakemake parses the workflow.
 import re
+import sys
+from pathlib import Path
 
+REPO = Path(workflow.basedir).parent
+sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also inside a --use-conda env
+
+from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
+from synrec.errors import SynrecError
+from synrec.few_shot_methods import METHODS as FS_METHODS
 from synrec.few_shot_methods import synthetic_source
+from synrec.generation import n_chunks
 from synrec.models import local_model_path
+from synrec.pretrain_data import blocks as pt_block_ids
+from synrec.pretrain_data import per_class as pt_per_class_count
 
 
 def _fail(exc):
@@ -12,6 +24,63 @@ def _fail(exc):
 def _alternatives(names):
     """A wildcard constraint matching exactly the given names."""
     return "|".join(re.escape(n) for n in names)
+
+
+try:
+    validate(config, CONFIG_SCHEMA, "workflow config (config/config.yaml + --configfile/--config)")
+    check_cross_fields(config)
+    DATASETS = {name: load_dataset_config(name, config["dataset_config_dir"]) for name in config["datasets"]}
+    PT = config["pretraining"]
+    PT_TABLES = PT["tables"]
+    PT_LIST_NAMES = sorted({n for space in PT["label_spaces"].values() for n in space}) if PT_TABLES else []
+    CLASS_LISTS = {
+        **{n: load_class_list(n, config["dataset_config_dir"], PT["label_space_dir"]) for n in PT_LIST_NAMES},
+        **DATASETS,
+    }
+    PT_CIFAR = (
+        load_dataset_config(PT["cifar"]["dataset"], config["dataset_config_dir"])
+        if any(t["transfer"] == "cifar" for t in PT_TABLES.values())
+        else None
+    )
+except SynrecError as exc:
+    _fail(exc)
+
+WORK = config["work_dir"]  # intermediate files: prompts, image and feature stores, heads, checkpoints
+RESULTS = config["results_dir"]  # result JSONs, tables, figures
+CF_JOINER = "+"  # data "LE+CF" = strategy LE, CLIP-filtered
+CF_BACKBONE = config["clip_filter"]["backbone"]  # the CLIP filter's scorer (the paper: always RN50)
+BACKBONES = config["backbones"]
+TABLE1_VARIANT = config["table1"]["variant"]
+TABLE2_DATASETS = [d for d in config["table2"]["datasets"] if d in DATASETS]
+T3 = config["table3"]
+T4 = config["table4"]
+FS = config["few_shot"]
+FS_DATASETS = [d for d in FS["datasets"] if d in DATASETS]
+DEMO = config.get("demo_data", {})
+
+
+wildcard_constraints:
+    dataset=_alternatives(CLASS_LISTS),
+    backbone=_alternatives(config["models"]["clip"]),
+    strategy=r"B|LE|RG-\d+shot-seed\d+",
+    data=r"B|LE|B\+CF|LE\+CF",
+    loss="CE|SCE",
+    source=r"test|train|val|syn-B|syn-LE|syn-RG-\d+shot-seed\d+",
+    chunk=r"\d+",
+    shots=r"\d+",
+    fseed=r"\d+",
+    method=_alternatives(FS_METHODS),
+    tdata="real|syn",
+    bn="bn-train|bn-frozen",
+    level="head|attnpool|layer4|layer3|layer2|layer1|stem",
+    tsource=r"syn|real-\d+",
+    classlist=_alternatives(PT_LIST_NAMES) or "^$",
+    block=r"\d+-\d+",
+    space=_alternatives([*PT["label_spaces"], "none"]),
+    amount=_alternatives(PT["amounts"]) or "^$",
+    init="random|in1k",
+    ptmethod="supervised|mocov2|none",
+    ptmodel=_alternatives(sorted({t["model"] for t in PT_TABLES.values()})) or "^$",
 
 
 def image_settings():
@@ -43,6 +112,12 @@ def log_path(rule_name, pattern):
     return f"logs/{rule_name}/{pattern}.log"
 
 
+def benchmark_path(rule_name, pattern):
+    """Snakemake's per-job time and memory record (s, max_rss, ...), keyed like the log; synrec.cost reads these
+    when no SLURM accounting exists."""
+    return f"benchmarks/{rule_name}/{pattern}.tsv"
+
+
 def classes_per_job(strategy):
     if strategy.startswith("RG-"):
         return config["few_shot"]["real_guidance"]["classes_per_job"]
@@ -58,28 +133,28 @@ def feature_images(w):
     """The real dataset folder (train/val/test split) or the synthetic image store the features are computed from."""
     if w.source in ("test", "train", "val"):
         return dataset_dir(w.dataset)
-    return f"{W}/{w.dataset}/synthetic/{w.source.removeprefix('syn-')}/images.h5"
+    return f"{WORK}/{w.dataset}/synthetic/{w.source.removeprefix('syn-')}/images.h5"
 
 
 def ct_inputs(w):
     """Train (synthetic) and test features, the zero-shot head, and the CF keep-list for '<strategy>+CF' data."""
     strategy, _, filtering = w.data.partition(CF_JOINER)
     inputs = {
-        "train": f"{W}/{w.dataset}/features/{w.backbone}/syn-{strategy}.h5",
-        "test": f"{W}/{w.dataset}/features/{w.backbone}/test.h5",
-        "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
+        "train": f"{WORK}/{w.dataset}/features/{w.backbone}/syn-{strategy}.h5",
+        "test": f"{WORK}/{w.dataset}/features/{w.backbone}/test.h5",
+        "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
     }
     if filtering == "CF":
-        inputs["keep"] = f"{W}/{w.dataset}/synthetic/{strategy}/cf.h5"
+        inputs["keep"] = f"{WORK}/{w.dataset}/synthetic/{strategy}/cf.h5"
     return inputs
 
 
 def synthetic_images(dataset, data):
     """The image store of a data name (B, LE, B+CF, LE+CF) and, for the +CF ones, the CLIP filter's keep-list."""
     strategy, _, filtering = data.partition(CF_JOINER)
-    inputs = {"syn": f"{W}/{dataset}/synthetic/{strategy}/images.h5"}
+    inputs = {"syn": f"{WORK}/{dataset}/synthetic/{strategy}/images.h5"}
     if filtering == "CF":
-        inputs["keep"] = f"{W}/{dataset}/synthetic/{strategy}/cf.h5"
+        inputs["keep"] = f"{WORK}/{dataset}/synthetic/{strategy}/cf.h5"
     return inputs
 
 
@@ -87,7 +162,7 @@ def partial_tuning_inputs(w):
     """Table 3: the synthetic images of table3.data, the head, the model, the real test images."""
     return {
         **synthetic_images(w.dataset, config["table3"]["data"]),
-        "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
+        "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
         "images": dataset_dir(w.dataset),
         "model": model_input(clip_spec(w.backbone)),
     }
@@ -105,28 +180,30 @@ def has_val_split(name):
     """A val split distinct from the test split (else few-shot validation is drawn from the train split)."""
     cfg = DATASETS[name]
     role = config["few_shot"]["val_split"]
-    return cfg["format"] != "cifar" and role in cfg["splits"] and cfg["splits"][role] != cfg["splits"].get(
-        cfg["test_split"], cfg["test_split"]
+    return (
+        cfg["format"] != "cifar"
+        and role in cfg["splits"]
+        and cfg["splits"][role] != cfg["splits"].get(cfg["test_split"], cfg["test_split"])
     )
 
 
 def fewshot_inputs(w):
     """Features of the train/val/test splits, the head, the shots, and what the method trains on."""
-    feats = f"{W}/{w.dataset}/features/{w.backbone}"
+    feats = f"{WORK}/{w.dataset}/features/{w.backbone}"
     inputs = {
-        "split": f"{W}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
+        "split": f"{WORK}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
         "train": f"{feats}/train.h5",
         "test": f"{feats}/test.h5",
-        "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
+        "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
     }
     if has_val_split(w.dataset):
         inputs["val"] = f"{feats}/val.h5"
     source = synthetic_source(w.method)
     if source in ("B", "RF"):  # B = the zero-shot best: LE images after the CLIP filter
         inputs["syn"] = f"{feats}/syn-LE.h5"
-        inputs["keep"] = f"{W}/{w.dataset}/synthetic/LE/cf.h5"
+        inputs["keep"] = f"{WORK}/{w.dataset}/synthetic/LE/cf.h5"
     if source == "RF":
-        inputs["rf"] = f"{W}/{w.dataset}/fewshot/rf-{w.shots}shot-seed{w.fseed}.h5"
+        inputs["rf"] = f"{WORK}/{w.dataset}/fewshot/rf-{w.shots}shot-seed{w.fseed}.h5"
     if source == "RG":
         inputs["syn"] = f"{feats}/syn-RG-{w.shots}shot-seed{w.fseed}.h5"
     return inputs
@@ -134,7 +211,7 @@ def fewshot_inputs(w):
 
 def fewshot_results(datasets, methods, shots=None):
     return [
-        f"{R}/fewshot/{d}/{FS['backbone']}/{k}shot-seed{s}/{m}.json"
+        f"{RESULTS}/fewshot/{d}/{FS['backbone']}/{k}shot-seed{s}/{m}.json"
         for d in datasets
         for k in (shots or FS["shots"])
         for s in FS["seeds"]
@@ -145,14 +222,14 @@ def fewshot_results(datasets, methods, shots=None):
 def frozen_bn_inputs(w):
     """Table 6: the shots, the zero-shot head, the CLIP model, the real images, and the synthetic images."""
     inputs = {
-        "split": f"{W}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
-        "head": f"{W}/{w.dataset}/heads/{w.backbone}.pt",
+        "split": f"{WORK}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
+        "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
         "images": dataset_dir(w.dataset),
         "model": model_input(clip_spec(w.backbone)),
     }
     if w.tdata == "syn":
         if FS["table6"]["synthetic"] == "RG":
-            inputs["syn"] = f"{W}/{w.dataset}/synthetic/RG-{w.shots}shot-seed{w.fseed}/images.h5"
+            inputs["syn"] = f"{WORK}/{w.dataset}/synthetic/RG-{w.shots}shot-seed{w.fseed}/images.h5"
         else:  # B: LE images after the CLIP filter
             inputs.update(synthetic_images(w.dataset, "LE+CF"))
     return inputs
@@ -164,30 +241,51 @@ def frozen_bn_settings(tdata):
     if tdata == "real":
         return {**FS["ct_real"], "loss": "CE"}
     m = FS["mix"]
-    return {"epochs": m["epochs"], "lr": m["lr"], "weight_decay": m["weight_decay"], "batch_size": m["batch_size_syn"],
-            "warmup_steps": m["warmup_steps"], "grad_clip": m["grad_clip"], "loss": "SCE"}
+    return {
+        "epochs": m["epochs"],
+        "lr": m["lr"],
+        "weight_decay": m["weight_decay"],
+        "batch_size": m["batch_size_syn"],
+        "warmup_steps": m["warmup_steps"],
+        "grad_clip": m["grad_clip"],
+        "loss": "SCE",
+    }
 
 
 def frozen_bn_results():
     t6 = FS["table6"]
     return [
-        f"{R}/frozen_bn/{t6['dataset']}/{FS['backbone']}/{t6['shots']}shot-seed{s}/{d}-{bn}.json"
+        f"{RESULTS}/frozen_bn/{t6['dataset']}/{FS['backbone']}/{t6['shots']}shot-seed{s}/{d}-{bn}.json"
         for s in FS["seeds"]
         for d in ("real", "syn")
         for bn in ("bn-train", "bn-frozen")
     ]
 
 
+def demo_roots():
+    """{folder name under data_root: dataset} of the made-up demo datasets (rule demo_dataset writes them)."""
+    return {Path(dataset_dir(d)).name: d for d in DEMO.get("datasets", [])}
+
+
+def table2_targets():
+    return [f"{RESULTS}/table2.csv"] if TABLE2_DATASETS and config["table2"]["backbone"] in BACKBONES else []
+
+
+def zeroshot_image_targets():
+    """Tables 3 and 4, when their dataset is configured."""
+    return [f"{RESULTS}/{t}.csv" for t, cfg in (("table3", T3), ("table4", T4)) if cfg["dataset"] in DATASETS]
+
+
 def few_shot_targets():
     if not FS_DATASETS:
         return []
-    targets = [f"{R}/figure1.png", f"{R}/figure1.csv"]
+    targets = [f"{RESULTS}/figure1.png", f"{RESULTS}/figure1.csv"]
     if FS["table5"]["dataset"] in FS_DATASETS and FS["table5"]["shots"] in FS["shots"]:
-        targets.append(f"{R}/table5.csv")
+        targets.append(f"{RESULTS}/table5.csv")
     if FS["table6"]["dataset"] in FS_DATASETS:
-        targets.append(f"{R}/table6.csv")
+        targets.append(f"{RESULTS}/table6.csv")
     if FS["table7"]["dataset"] in FS_DATASETS:
-        targets.append(f"{R}/table7.csv")
+        targets.append(f"{RESULTS}/table7.csv")
     return targets
 
 
@@ -214,25 +312,33 @@ def pt_per_class(space, amount):
 def pt_cells(table):
     """(space, amount, init) of every cell of a table; space 'none' = no synthetic pre-training."""
     t = PT_TABLES[table]
-    return [(row["data"], "0" if row["data"] == "none" else col, "in1k" if row["in1k"] else "random")
-            for row in t["rows"] for col in row["columns"]]
+    return [
+        (row["data"], "0" if row["data"] == "none" else col, "in1k" if row["in1k"] else "random")
+        for row in t["rows"]
+        for col in row["columns"]
+    ]
 
 
 def pt_max_per_class(name):
     """The most images per class any configured cell needs from class list ``name``."""
-    need = [pt_per_class(space, amount) for t in PT_TABLES for space, amount, _ in pt_cells(t)
-            if space != "none" and name in PT["label_spaces"][space]]
+    need = [
+        pt_per_class(space, amount)
+        for t in PT_TABLES
+        for space, amount, _ in pt_cells(t)
+        if space != "none" and name in PT["label_spaces"][space]
+    ]
     return max(need, default=0)
 
 
 def pt_blocks(name):
     g = PT["generation"]
-    return pt_block_ids(len(CLASS_LISTS[name]["classnames"]), pt_max_per_class(name), g["classes_per_job"],
-                        g["images_per_job"])
+    return pt_block_ids(
+        len(CLASS_LISTS[name]["classnames"]), pt_max_per_class(name), g["classes_per_job"], g["images_per_job"]
+    )
 
 
 def pt_shards(name):
-    return [f"{W}/pretrain/{name}/shards/{b}.h5" for b in pt_blocks(name)]
+    return [f"{WORK}/pretrain/{name}/shards/{b}.h5" for b in pt_blocks(name)]
 
 
 def in1k_spec(method, model):
@@ -266,12 +372,12 @@ def transfer_method(method, space, init):
 def transfer_result(table, space, amount, init):
     t = PT_TABLES[table]
     method = transfer_method(t["method"], space, init)
-    return f"{R}/transfer/{t['transfer']}/{t['model']}/{method}/{space}/{amount}/{init}.json"
+    return f"{RESULTS}/transfer/{t['transfer']}/{t['model']}/{method}/{space}/{amount}/{init}.json"
 
 
 def transfer_inputs(w):
     if w.space != "none":
-        return {"backbone": f"{W}/pretrain/models/{w.ptmethod}/{w.ptmodel}/{w.space}/{w.amount}/{w.init}.pt"}
+        return {"backbone": f"{WORK}/pretrain/models/{w.ptmethod}/{w.ptmodel}/{w.space}/{w.amount}/{w.init}.pt"}
     return {"init": in1k_input(w.ptmethod, w.ptmodel, w.init)}
 
 
@@ -281,4 +387,4 @@ def transfer_init(w):
 
 
 def pt_table_targets():
-    return [f"{R}/{t}.csv" for t in PT_TABLES]
+    return [f"{RESULTS}/{t}.csv" for t in PT_TABLES]

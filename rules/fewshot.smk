@@ -5,28 +5,34 @@ rule few_shot_split:
     input:
         lambda w: dataset_dir(w.dataset),
     output:
-        f"{W}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+    log:
+        log_path("few_shot_split", "{dataset}-{shots}shot-seed{fseed}"),
+    conda:
+        "../envs/synrec.yaml"
     params:
         dataset=lambda w: DATASETS[w.dataset],
         data_root=config["data_root"],
         train_split=FS["train_split"],
         val_split=lambda w: FS["val_split"] if has_val_split(w.dataset) else None,
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("few_shot_split", "{dataset}-{shots}shot-seed{fseed}"),
     script:
         "../scripts/few_shot_split.py"
 
 
 rule real_guidance:
     input:
-        split=f"{W}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
-        prompts=f"{W}/{{dataset}}/prompts/B.json",
+        split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        prompts=f"{WORK}/{{dataset}}/prompts/B.json",
         images=lambda w: dataset_dir(w.dataset),
         model=model_input(config["models"]["text_to_image"]),
     output:
-        temp(f"{W}/{{dataset}}/synthetic/RG-{{shots}}shot-seed{{fseed}}/shards/{{chunk}}.h5"),
+        temp(f"{WORK}/{{dataset}}/synthetic/RG-{{shots}}shot-seed{{fseed}}/shards/{{chunk}}.h5"),
+    log:
+        log_path("real_guidance", "{dataset}-{shots}shot-seed{fseed}-{chunk}"),
+    benchmark:
+        benchmark_path("real_guidance", "{dataset}-{shots}shot-seed{fseed}-{chunk}")
+    conda:
+        "../envs/synrec.yaml"
     params:
         dataset=lambda w: DATASETS[w.dataset],
         data_root=config["data_root"],
@@ -36,28 +42,24 @@ rule real_guidance:
         model=config["models"]["text_to_image"],
         seed=config["seed"],
         device=config["device"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("real_guidance", "{dataset}-{shots}shot-seed{fseed}-{chunk}"),
     script:
         "../scripts/real_guidance.py"
 
 
 rule real_filter:
     input:
-        syn=f"{W}/{{dataset}}/features/{FS['backbone']}/syn-LE.h5",
-        keep=f"{W}/{{dataset}}/synthetic/LE/cf.h5",
-        train=f"{W}/{{dataset}}/features/{FS['backbone']}/train.h5",
-        split=f"{W}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        syn=f"{WORK}/{{dataset}}/features/{FS['backbone']}/syn-LE.h5",
+        keep=f"{WORK}/{{dataset}}/synthetic/LE/cf.h5",
+        train=f"{WORK}/{{dataset}}/features/{FS['backbone']}/train.h5",
+        split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
     output:
-        f"{W}/{{dataset}}/fewshot/rf-{{shots}}shot-seed{{fseed}}.h5",
-    params:
-        margin=FS["real_filter"]["margin"],
-    conda:
-        "../envs/synrec.yaml"
+        f"{WORK}/{{dataset}}/fewshot/rf-{{shots}}shot-seed{{fseed}}.h5",
     log:
         log_path("real_filter", "{dataset}-{shots}shot-seed{fseed}"),
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        margin=FS["real_filter"]["margin"],
     script:
         "../scripts/real_filter.py"
 
@@ -66,39 +68,41 @@ rule few_shot_train:
     input:
         unpack(fewshot_inputs),
     output:
-        f"{R}/fewshot/{{dataset}}/{{backbone}}/{{shots}}shot-seed{{fseed}}/{{method}}.json",
+        f"{RESULTS}/fewshot/{{dataset}}/{{backbone}}/{{shots}}shot-seed{{fseed}}/{{method}}.json",
+    log:
+        log_path("few_shot_train", "{dataset}-{backbone}-{shots}shot-seed{fseed}-{method}"),
+    conda:
+        "../envs/synrec.yaml"
     params:
         few_shot={k: FS[k] for k in ("mix", "ct_real", "tip_adapter")},  # what the methods read
         sce=config["sce"],
         seed=config["seed"],
         device=config["device"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("few_shot_train", "{dataset}-{backbone}-{shots}shot-seed{fseed}-{method}"),
     script:
         "../scripts/few_shot_train.py"
 
 
 rule coop:
     input:
-        split=f"{W}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
-        train=f"{W}/{{dataset}}/features/{{backbone}}/train.h5",
-        test=f"{W}/{{dataset}}/features/{{backbone}}/test.h5",
-        head=f"{W}/{{dataset}}/heads/{{backbone}}.pt",
+        split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        train=f"{WORK}/{{dataset}}/features/{{backbone}}/train.h5",
+        test=f"{WORK}/{{dataset}}/features/{{backbone}}/test.h5",
+        head=f"{WORK}/{{dataset}}/heads/{{backbone}}.pt",
         model=lambda w: model_input(clip_spec(w.backbone)),
     output:
-        f"{R}/fewshot/{{dataset}}/{{backbone}}/{{shots}}shot-seed{{fseed}}/coop.json",
+        f"{RESULTS}/fewshot/{{dataset}}/{{backbone}}/{{shots}}shot-seed{{fseed}}/coop.json",
+    log:
+        log_path("coop", "{dataset}-{backbone}-{shots}shot-seed{fseed}"),
+    benchmark:
+        benchmark_path("coop", "{dataset}-{backbone}-{shots}shot-seed{fseed}")
+    conda:
+        "../envs/synrec.yaml"
     params:
         dataset=lambda w: DATASETS[w.dataset],
         model=lambda w: clip_spec(w.backbone),
         coop=FS["coop"],
         seed=config["seed"],
         device=config["device"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("coop", "{dataset}-{backbone}-{shots}shot-seed{fseed}"),
     script:
         "../scripts/coop.py"
 
@@ -107,15 +111,16 @@ rule table5:
     input:
         fewshot_results([FS["table5"]["dataset"]], ["mix-B", "mix-RF", "mix-RG"], [FS["table5"]["shots"]]),
     output:
-        csv=report(f"{R}/table5.csv", caption="../workflow/report/table5.rst", category="Few-shot"),
-        md=f"{R}/table5.md",
-    params:
-        dataset=DATASETS.get(FS["table5"]["dataset"]),
-        note=config["results_note"],
-    conda:
-        "../envs/synrec.yaml"
+        csv=report(f"{RESULTS}/table5.csv", caption="../workflow/report/table5.rst", category="Few-shot"),
+        md=f"{RESULTS}/table5.md",
     log:
         log_path("table5", "table5"),
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=DATASETS.get(FS["table5"]["dataset"]),
+        shots=FS["table5"]["shots"],
+        note=config["results_note"],
     script:
         "../scripts/table5.py"
 
@@ -124,15 +129,16 @@ rule table7:
     input:
         fewshot_results([FS["table7"]["dataset"]], ["syn2real-RG", "real2syn-RG", "mix-RG"]),
     output:
-        csv=report(f"{R}/table7.csv", caption="../workflow/report/table7.rst", category="Few-shot"),
-        md=f"{R}/table7.md",
-    params:
-        dataset=DATASETS.get(FS["table7"]["dataset"]),
-        note=config["results_note"],
-    conda:
-        "../envs/synrec.yaml"
+        csv=report(f"{RESULTS}/table7.csv", caption="../workflow/report/table7.rst", category="Few-shot"),
+        md=f"{RESULTS}/table7.md",
     log:
         log_path("table7", "table7"),
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=DATASETS.get(FS["table7"]["dataset"]),
+        shots=FS["shots"],
+        note=config["results_note"],
     script:
         "../scripts/table7.py"
 
@@ -140,17 +146,17 @@ rule table7:
 rule figure1:
     input:
         fewshot=fewshot_results(FS_DATASETS, ["ct-init", "tip", "tip-f", "coop", "mix-RG"]),
-        zeroshot=[f"{R}/zeroshot/{d}/{FS['backbone']}/CLIP.json" for d in FS_DATASETS],
+        zeroshot=[f"{RESULTS}/zeroshot/{d}/{FS['backbone']}/CLIP.json" for d in FS_DATASETS],
     output:
-        png=report(f"{R}/figure1.png", caption="../workflow/report/figure1.rst", category="Few-shot"),
-        csv=report(f"{R}/figure1.csv", caption="../workflow/report/figure1.rst", category="Few-shot"),
+        png=report(f"{RESULTS}/figure1.png", caption="../workflow/report/figure1.rst", category="Few-shot"),
+        csv=report(f"{RESULTS}/figure1.csv", caption="../workflow/report/figure1.rst", category="Few-shot"),
+    log:
+        log_path("figure1", "figure1"),
+    conda:
+        "../envs/synrec.yaml"
     params:
         datasets=[DATASETS[d] for d in FS_DATASETS],
         note=config["results_note"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("figure1", "figure1"),
     script:
         "../scripts/figure1.py"
 
@@ -159,7 +165,14 @@ rule frozen_bn:
     input:
         unpack(frozen_bn_inputs),
     output:
-        f"{R}/frozen_bn/{{dataset}}/{{backbone}}/{{shots}}shot-seed{{fseed}}/{{tdata}}-{{bn}}.json",
+        f"{RESULTS}/frozen_bn/{{dataset}}/{{backbone}}/{{shots}}shot-seed{{fseed}}/{{tdata}}-{{bn}}.json",
+    log:
+        log_path("frozen_bn", "{dataset}-{backbone}-{shots}shot-seed{fseed}-{tdata}-{bn}"),
+    benchmark:
+        benchmark_path("frozen_bn", "{dataset}-{backbone}-{shots}shot-seed{fseed}-{tdata}-{bn}")
+    conda:
+        "../envs/synrec.yaml"
+    threads: max(1, config["features"]["num_workers"])
     params:
         dataset=lambda w: DATASETS[w.dataset],
         data_root=config["data_root"],
@@ -170,11 +183,6 @@ rule frozen_bn:
         sce=config["sce"],
         seed=config["seed"],
         device=config["device"],
-    threads: max(1, config["features"]["num_workers"])
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("frozen_bn", "{dataset}-{backbone}-{shots}shot-seed{fseed}-{tdata}-{bn}"),
     script:
         "../scripts/frozen_bn.py"
 
@@ -183,14 +191,15 @@ rule table6:
     input:
         frozen_bn_results(),
     output:
-        csv=report(f"{R}/table6.csv", caption="../workflow/report/table6.rst", category="Few-shot"),
-        md=f"{R}/table6.md",
-    params:
-        dataset=DATASETS.get(FS["table6"]["dataset"]),
-        note=config["results_note"],
-    conda:
-        "../envs/synrec.yaml"
+        csv=report(f"{RESULTS}/table6.csv", caption="../workflow/report/table6.rst", category="Few-shot"),
+        md=f"{RESULTS}/table6.md",
     log:
         log_path("table6", "table6"),
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=DATASETS.get(FS["table6"]["dataset"]),
+        table6={k: FS["table6"][k] for k in ("shots", "synthetic")},
+        note=config["results_note"],
     script:
         "../scripts/table6.py"

@@ -1,20 +1,18 @@
 # CLIP filter (CF): which synthetic images to keep, scored by clip_filter.backbone (the paper: always RN50).
 
-CF_BACKBONE = config["clip_filter"]["backbone"]
-
 
 rule clip_filter:
     input:
-        features=f"{W}/{{dataset}}/features/{CF_BACKBONE}/syn-{{strategy}}.h5",
-        head=f"{W}/{{dataset}}/heads/{CF_BACKBONE}.pt",
+        features=f"{WORK}/{{dataset}}/features/{CF_BACKBONE}/syn-{{strategy}}.h5",
+        head=f"{WORK}/{{dataset}}/heads/{CF_BACKBONE}.pt",
     output:
-        f"{W}/{{dataset}}/synthetic/{{strategy}}/cf.h5",
+        f"{WORK}/{{dataset}}/synthetic/{{strategy}}/cf.h5",
+    log:
+        log_path("clip_filter", "{dataset}-{strategy}"),
+    conda:
+        "../envs/synrec.yaml"
     params:
         clip_filter=config["clip_filter"],
         seed=config["seed"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("clip_filter", "{dataset}-{strategy}"),
     script:
         "../scripts/clip_filter.py"

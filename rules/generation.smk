@@ -4,21 +4,23 @@
 
 rule generate:
     input:
-        prompts=f"{W}/{{dataset}}/prompts/{{strategy}}.json",
+        prompts=f"{WORK}/{{dataset}}/prompts/{{strategy}}.json",
         model=model_input(config["models"]["text_to_image"]),
     output:
-        temp(f"{W}/{{dataset}}/synthetic/{{strategy}}/shards/{{chunk}}.h5"),
+        temp(f"{WORK}/{{dataset}}/synthetic/{{strategy}}/shards/{{chunk}}.h5"),
+    log:
+        log_path("generate", "{dataset}-{strategy}-{chunk}"),
+    benchmark:
+        benchmark_path("generate", "{dataset}-{strategy}-{chunk}")
     wildcard_constraints:
         strategy="B|LE",
+    conda:
+        "../envs/synrec.yaml"
     params:
         generation=image_settings(),
         model=config["models"]["text_to_image"],
         seed=config["seed"],
         device=config["device"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("generate", "{dataset}-{strategy}-{chunk}"),
     script:
         "../scripts/generate.py"
 
@@ -26,15 +28,16 @@ rule generate:
 rule merge_images:
     input:
         lambda w: expand(
-            f"{W}/{w.dataset}/synthetic/{w.strategy}/shards/{{chunk}}.h5", chunk=generation_chunks(w.dataset, w.strategy)
+            f"{WORK}/{w.dataset}/synthetic/{w.strategy}/shards/{{chunk}}.h5",
+            chunk=generation_chunks(w.dataset, w.strategy),
         ),
     output:
-        f"{W}/{{dataset}}/synthetic/{{strategy}}/images.h5",
-    params:
-        dataset=lambda w: DATASETS[w.dataset],
-    conda:
-        "../envs/synrec.yaml"
+        f"{WORK}/{{dataset}}/synthetic/{{strategy}}/images.h5",
     log:
         log_path("merge_images", "{dataset}-{strategy}"),
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
     script:
         "../scripts/merge_images.py"

@@ -4,10 +4,16 @@
 
 rule generate_pretrain:
     input:
-        prompts=f"{W}/{{classlist}}/prompts/LE.json",
+        prompts=f"{WORK}/{{classlist}}/prompts/LE.json",
         model=model_input(config["models"]["text_to_image"]),
     output:
-        f"{W}/pretrain/{{classlist}}/shards/{{block}}.h5",
+        f"{WORK}/pretrain/{{classlist}}/shards/{{block}}.h5",
+    log:
+        log_path("generate_pretrain", "{classlist}-{block}"),
+    benchmark:
+        benchmark_path("generate_pretrain", "{classlist}-{block}")
+    conda:
+        "../envs/synrec.yaml"
     params:
         generation=image_settings(),
         images_per_class=lambda w: pt_max_per_class(w.classlist),
@@ -15,10 +21,6 @@ rule generate_pretrain:
         model=config["models"]["text_to_image"],
         seed=config["seed"],
         device=config["device"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("generate_pretrain", "{classlist}-{block}"),
     script:
         "../scripts/generate_pretrain.py"
 
@@ -27,7 +29,14 @@ rule pretrain:
     input:
         unpack(pretrain_inputs),
     output:
-        f"{W}/pretrain/models/{{ptmethod}}/{{ptmodel}}/{{space}}/{{amount}}/{{init}}.pt",
+        f"{WORK}/pretrain/models/{{ptmethod}}/{{ptmodel}}/{{space}}/{{amount}}/{{init}}.pt",
+    log:
+        log_path("pretrain", "{ptmethod}-{ptmodel}-{space}-{amount}-{init}"),
+    benchmark:
+        benchmark_path("pretrain", "{ptmethod}-{ptmodel}-{space}-{amount}-{init}")
+    conda:
+        "../envs/synrec.yaml"
+    threads: max(1, PT["num_workers"])
     params:
         lists=lambda w: [(name, offset, pt_shards(name)) for name, offset in pt_space_lists(w.space)],
         n_classes=lambda w: pt_n_classes(w.space),
@@ -38,11 +47,6 @@ rule pretrain:
         num_workers=PT["num_workers"],
         checkpoint_every=PT["checkpoint_every"],
         seed=config["seed"],
-    threads: max(1, PT["num_workers"])
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("pretrain", "{ptmethod}-{ptmodel}-{space}-{amount}-{init}"),
     script:
         "../scripts/pretrain.py"
 
@@ -52,7 +56,14 @@ rule transfer_cifar:
         unpack(transfer_inputs),
         data=lambda w: dataset_dir_of(PT_CIFAR),
     output:
-        f"{R}/transfer/cifar/{{ptmodel}}/{{ptmethod}}/{{space}}/{{amount}}/{{init}}.json",
+        f"{RESULTS}/transfer/cifar/{{ptmodel}}/{{ptmethod}}/{{space}}/{{amount}}/{{init}}.json",
+    log:
+        log_path("transfer_cifar", "{ptmodel}-{ptmethod}-{space}-{amount}-{init}"),
+    benchmark:
+        benchmark_path("transfer_cifar", "{ptmodel}-{ptmethod}-{space}-{amount}-{init}")
+    conda:
+        "../envs/synrec.yaml"
+    threads: max(1, PT["num_workers"])
     params:
         dataset=PT_CIFAR,
         data_root=config["data_root"],
@@ -62,13 +73,8 @@ rule transfer_cifar:
         init=transfer_init,
         num_workers=PT["num_workers"],
         checkpoint_every=PT["checkpoint_every"],
-        work_dir=W,
+        work_dir=WORK,
         seed=config["seed"],
-    threads: max(1, PT["num_workers"])
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("transfer_cifar", "{ptmodel}-{ptmethod}-{space}-{amount}-{init}"),
     script:
         "../scripts/transfer.py"
 
@@ -78,7 +84,14 @@ rule transfer_voc:
         unpack(transfer_inputs),
         data=str(Path(config["data_root"]) / PT["voc"]["root"]),
     output:
-        f"{R}/transfer/voc/{{ptmodel}}/{{ptmethod}}/{{space}}/{{amount}}/{{init}}.json",
+        f"{RESULTS}/transfer/voc/{{ptmodel}}/{{ptmethod}}/{{space}}/{{amount}}/{{init}}.json",
+    log:
+        log_path("transfer_voc", "{ptmodel}-{ptmethod}-{space}-{amount}-{init}"),
+    benchmark:
+        benchmark_path("transfer_voc", "{ptmodel}-{ptmethod}-{space}-{amount}-{init}")
+    conda:
+        "../envs/synrec.yaml"
+    threads: max(1, PT["num_workers"])
     params:
         settings={k: v for k, v in PT["voc"].items() if k not in ("root", "train", "test")},
         train_sets=PT["voc"]["train"],
@@ -87,13 +100,8 @@ rule transfer_voc:
         init=transfer_init,
         num_workers=PT["num_workers"],
         checkpoint_every=PT["checkpoint_every"],
-        work_dir=W,
+        work_dir=WORK,
         seed=config["seed"],
-    threads: max(1, PT["num_workers"])
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("transfer_voc", "{ptmodel}-{ptmethod}-{space}-{amount}-{init}"),
     script:
         "../scripts/transfer.py"
 
@@ -102,18 +110,18 @@ rule pretrain_table:
     input:
         lambda w: [transfer_result(w.pttable, *cell) for cell in pt_cells(w.pttable)],
     output:
-        csv=report(f"{R}/{{pttable}}.csv", caption="../workflow/report/pretraining.rst", category="Pre-training"),
-        md=f"{R}/{{pttable}}.md",
+        csv=report(f"{RESULTS}/{{pttable}}.csv", caption="../workflow/report/pretraining.rst", category="Pre-training"),
+        md=f"{RESULTS}/{{pttable}}.md",
+    log:
+        log_path("pretrain_table", "{pttable}"),
     wildcard_constraints:
         pttable=_alternatives(PT_TABLES) or "^$",
+    conda:
+        "../envs/synrec.yaml"
     params:
         table=lambda w: PT_TABLES[w.pttable],
         cells=lambda w: pt_cells(w.pttable),
         lists=lambda w: {s: [CLASS_LISTS[n]["title"] for n in PT["label_spaces"][s]] for s in PT["label_spaces"]},
         note=config["results_note"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("pretrain_table", "{pttable}"),
     script:
         "../scripts/table_pretraining.py"

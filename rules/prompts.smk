@@ -5,7 +5,11 @@ rule prompts:
     input:
         model=lambda w: model_input(config["models"]["word_to_sentence"]) if w.strategy == "LE" else [],
     output:
-        f"{W}/{{dataset}}/prompts/{{strategy}}.json",
+        f"{WORK}/{{dataset}}/prompts/{{strategy}}.json",
+    log:
+        log_path("prompts", "{dataset}-{strategy}"),
+    conda:
+        "../envs/synrec.yaml"
     params:
         dataset=lambda w: CLASS_LISTS[w.dataset],  # a dataset, or a class list of a pre-training label space
         # only what changes the prompts: B prompts do not depend on the T5 model or the LE settings
@@ -13,9 +17,5 @@ rule prompts:
         model=lambda w: config["models"]["word_to_sentence"] if w.strategy == "LE" else None,
         seed=config["seed"],
         device=config["device"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("prompts", "{dataset}-{strategy}"),
     script:
         "../scripts/prompts.py"

@@ -1,20 +1,18 @@
 # Things the workflow makes itself for the demo and the tests: tiny random-weight models and made-up datasets.
 
-DEMO_ROOTS = {Path(dataset_dir(d)).name: d for d in DEMO.get("datasets", [])}
-
 
 rule tiny_model:
     output:
         directory("resources/tiny/{kind}"),
+    log:
+        log_path("tiny_model", "{kind}"),
     wildcard_constraints:
         kind="clip-RN|clip-ViT|stable-diffusion|t5",
+    conda:
+        "../envs/synrec.yaml"
     params:
         words=sorted({w for d in CLASS_LISTS.values() for c in d["classnames"] for w in c.lower().split()}),
         seed=config["seed"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("tiny_model", "{kind}"),
     script:
         "../scripts/build_tiny_model.py"
 
@@ -22,16 +20,16 @@ rule tiny_model:
 rule demo_dataset:
     output:
         directory(f"{config['data_root']}/{{demo_root}}"),
-    wildcard_constraints:
-        demo_root=_alternatives(DEMO_ROOTS) if DEMO_ROOTS else "^$",
-    params:
-        dataset=lambda w: DATASETS[DEMO_ROOTS[w.demo_root]],
-        demo={k: v for k, v in DEMO.items() if k != "voc"},
-        seed=config["seed"],
-    conda:
-        "../envs/synrec.yaml"
     log:
         log_path("demo_dataset", "{demo_root}"),
+    wildcard_constraints:
+        demo_root=_alternatives(demo_roots()) if demo_roots() else "^$",
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=lambda w: DATASETS[demo_roots()[w.demo_root]],
+        demo={k: v for k, v in DEMO.items() if k != "voc"},
+        seed=config["seed"],
     script:
         "../scripts/demo_dataset.py"
 
@@ -41,13 +39,13 @@ rule tiny_in1k:
     MoCo checkpoint's key layout), so the loading code runs as it would on real weights."""
     output:
         "resources/tiny/in1k/{ptmethod}-{ptmodel}.pt",
+    log:
+        log_path("tiny_in1k", "{ptmethod}-{ptmodel}"),
+    conda:
+        "../envs/synrec.yaml"
     params:
         kwargs=lambda w: PT["model_kwargs"].get(w.ptmodel, {}),
         seed=config["seed"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("tiny_in1k", "{ptmethod}-{ptmodel}"),
     script:
         "../scripts/build_tiny_in1k.py"
 
@@ -56,15 +54,15 @@ rule demo_voc:
     """Demo only: a made-up detection set (coloured rectangles) in torchvision's VOCdevkit layout."""
     output:
         directory(f"{config['data_root']}/{{voc_root}}"),
+    log:
+        log_path("demo_voc", "{voc_root}"),
     wildcard_constraints:
         voc_root=re.escape(PT["voc"]["root"]) if DEMO.get("voc") else "^$",
+    conda:
+        "../envs/synrec.yaml"
     params:
         voc=PT["voc"],
         demo=DEMO.get("voc"),
         seed=config["seed"],
-    conda:
-        "../envs/synrec.yaml"
-    log:
-        log_path("demo_voc", "{voc_root}"),
     script:
         "../scripts/demo_voc.py"

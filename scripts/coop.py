@@ -1,6 +1,6 @@
 """Rule coop: the CoOp baseline for one (dataset, K, seed): context learned on the shots' cached features -> JSON."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
+from pathlib import Path
 
 import torch
 
@@ -8,14 +8,16 @@ from synrec.atomic import write_json
 from synrec.coop import coop_epochs, evaluate_coop, train_coop
 from synrec.models import load_clip, pick_device
 from synrec.results import result_record
-from synrec.stores import read_features
 from synrec.runlog import rule_log
+from synrec.stores import read_features
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"coop {w.dataset} {w.backbone} {w.shots}-shot seed {w.fseed}"):
     ds, cfg = sm.params.dataset, sm.params.coop
-    split = json.loads(open(sm.input.split).read())
+    split = json.loads(Path(sm.input.split).read_text())
     tx, ty, _ = read_features(sm.input.train)
     test_x, test_y, _ = read_features(sm.input.test)
     scale = torch.load(sm.input.head, weights_only=True)["logit_scale"]

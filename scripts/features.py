@@ -1,18 +1,19 @@
 """Rule features: CLIP image features of the real test split or a synthetic image store -> HDF5 feature store."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 import torch
 
 from synrec.datasets import load_split
 from synrec.features import encode_images, feature_key
 from synrec.models import load_clip, model_identity, pick_device
+from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import ImageStore, write_features
-from synrec.runlog import rule_log
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
     torch.set_num_threads(max(1, sm.threads))
-    ds, fcfg = sm.params.dataset, sm.config["features"]  # batch size/workers do not change the features
+    ds, fcfg = sm.params.dataset, throughput_settings(sm, "features")
     if w.source in ("test", "train", "val"):
         source = load_split(ds, sm.params.data_root, sm.params.split)
     else:

@@ -1,6 +1,6 @@
 """Rule few_shot_train: one few-shot method for one (dataset, K, seed) on cached features -> result JSON."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
+from pathlib import Path
 
 import h5py
 import torch
@@ -9,13 +9,15 @@ from synrec.atomic import write_json
 from synrec.few_shot_methods import run_method
 from synrec.models import pick_device
 from synrec.results import result_record
-from synrec.stores import read_features
 from synrec.runlog import rule_log
+from synrec.stores import read_features
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"few_shot_train {w.dataset} {w.backbone} {w.shots}-shot seed {w.fseed} {w.method}"):
-    split = json.loads(open(sm.input.split).read())
+    split = json.loads(Path(sm.input.split).read_text())
     tx, ty, _ = read_features(sm.input.train)
     test_x, test_y, _ = read_features(sm.input.test)
     head = torch.load(sm.input.head, weights_only=True)

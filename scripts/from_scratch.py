@@ -1,6 +1,5 @@
 """Rule from_scratch: a timm model from random weights on N synthetic images per class, or on K real images per
 class, tested on the real test split -> result JSON (one cell of Table 4)."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 from pathlib import Path
 
 import torch
@@ -11,14 +10,16 @@ from synrec.datasets import load_split
 from synrec.from_scratch import build_model, evaluate_model, per_class_subset, train_from_scratch
 from synrec.models import pick_device
 from synrec.results import result_record
+from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import open_synthetic
-from synrec.runlog import rule_log
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"from_scratch {w.dataset} {w.tsource}"):
     torch.set_num_threads(max(1, sm.threads))
-    ds, cfg, t4 = sm.params.dataset, sm.params.training, sm.config["table4"]
+    ds, cfg, t4 = sm.params.dataset, sm.params.training, throughput_settings(sm, "table4")
     n_classes = len(ds["classnames"])
     if w.tsource == "syn":
         source, pool = open_synthetic(sm.input.syn, sm.input.get("keep"))

@@ -1,7 +1,7 @@
 """Rule frozen_bn: image-level CT (real shots or synthetic images) through the frozen CLIP ResNet, BN in train mode
 or frozen, tested on the test split's images -> result JSON (one cell of Table 6)."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
+from pathlib import Path
 
 import torch
 
@@ -11,14 +11,16 @@ from synrec.frozen_bn import bn_layers, require_bn
 from synrec.image_ct import evaluate_images, train_image_ct
 from synrec.models import load_clip, pick_device
 from synrec.results import result_record
+from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import open_synthetic
-from synrec.runlog import rule_log
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"frozen_bn {w.dataset} {w.backbone} {w.shots}-shot seed {w.fseed} {w.tdata} {w.bn}"):
     torch.set_num_threads(max(1, sm.threads))
-    ds, fcfg, tuning = sm.params.dataset, sm.config["features"], dict(sm.params.tuning)
+    ds, fcfg, tuning = sm.params.dataset, throughput_settings(sm, "features"), dict(sm.params.tuning)
     loss = tuning.pop("loss")
     device = pick_device(sm.params.device)
     model, preprocess, _ = load_clip(sm.params.model, device)
@@ -26,7 +28,7 @@ with rule_log(sm.log, f"frozen_bn {w.dataset} {w.backbone} {w.shots}-shot seed {
     head0 = torch.load(sm.input.head, weights_only=True)
     if w.tdata == "real":
         source = load_split(ds, sm.params.data_root, sm.params.train_split)
-        indices = json.loads(open(sm.input.split).read())["train"]
+        indices = json.loads(Path(sm.input.split).read_text())["train"]
     else:
         source, indices = open_synthetic(sm.input.syn, sm.input.get("keep"))
     print(f"{len(indices)} {w.tdata} images, {len(bn_layers(model.visual))} BatchNorm layers, {w.bn}, loss {loss}")

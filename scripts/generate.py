@@ -1,16 +1,17 @@
 """Rule generate: synthetic images for one group of classes -> HDF5 shard (resumable)."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
+from pathlib import Path
 
 from synrec.generation import chunk_classes, generate_shard, plan_images
 from synrec.models import load_text_to_image, pick_device
-from synrec.runlog import rule_log
+from synrec.runlog import rule_log, throughput_settings
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"generate {sm.wildcards.dataset} {sm.wildcards.strategy} chunk {sm.wildcards.chunk}"):
-    record = json.loads(open(sm.input.prompts).read())
-    gen = {**sm.params.generation, "batch_size": sm.config["generation"]["batch_size"],
-           "classes_per_job": sm.config["generation"]["classes_per_job"]}
+    record = json.loads(Path(sm.input.prompts).read_text())
+    gen = {**sm.params.generation, **throughput_settings(sm, "generation")}
     labels = chunk_classes(int(sm.wildcards.chunk), len(record["classnames"]), gen["classes_per_job"])
     plan = plan_images(record["dataset"], labels, record["prompts"], gen["images_per_class"], sm.params.seed)
     print(f"classes {labels[0]}..{labels[-1]}: {len(plan)} images")

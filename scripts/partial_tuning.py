@@ -1,6 +1,5 @@
 """Rule partial_tuning: CT on synthetic images with the CLIP ResNet unfrozen down to one stage (BN frozen), tested
 on the real test images -> result JSON with the share of parameters tuned (one column of Table 3)."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 import torch
 
 from synrec.atomic import write_json
@@ -9,14 +8,16 @@ from synrec.image_ct import evaluate_images, train_image_ct
 from synrec.models import load_clip, pick_device
 from synrec.partial_tuning import share_tuned, tuned_parameters
 from synrec.results import result_record
+from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import open_synthetic
-from synrec.runlog import rule_log
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"partial_tuning {w.dataset} {w.backbone} down to {w.level}"):
     torch.set_num_threads(max(1, sm.threads))
-    ds, fcfg = sm.params.dataset, sm.config["features"]
+    ds, fcfg = sm.params.dataset, throughput_settings(sm, "features")
     device = pick_device(sm.params.device)
     model, preprocess, _ = load_clip(sm.params.model, device)
     head0 = torch.load(sm.input.head, weights_only=True)

@@ -1,13 +1,15 @@
 """Rule real_filter: LE+CF synthetic images kept after real filtering against one (K, seed) set of shots."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
+from pathlib import Path
 
 import h5py
 
 from synrec.atomic import atomic_path
 from synrec.real_filter import real_filter
-from synrec.stores import read_features
 from synrec.runlog import rule_log
+from synrec.stores import read_features
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
@@ -16,7 +18,7 @@ with rule_log(sm.log, f"real_filter {w.dataset} {w.shots}-shot seed {w.fseed}"):
     with h5py.File(sm.input.keep, "r") as f:
         cf_keep = f["keep"][:]
     tx, ty, _ = read_features(sm.input.train)
-    shots = json.loads(open(sm.input.split).read())["train"]
+    shots = json.loads(Path(sm.input.split).read_text())["train"]
     n_classes = int(max(sy.max(), ty.max())) + 1
     kept = cf_keep[real_filter(sx[cf_keep], sy[cf_keep], tx[shots], ty[shots], n_classes, sm.params.margin)]
     with atomic_path(sm.output[0]) as tmp, h5py.File(tmp, "w") as f:

@@ -1,27 +1,30 @@
 """Rule real_guidance: RG images for one group of classes, each started from a noised real shot -> HDF5 shard."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
 from collections import defaultdict
+from pathlib import Path
 
 from synrec.datasets import load_split
 from synrec.generation import chunk_classes, generate_shard, plan_guided_images
 from synrec.models import load_text_to_image, pick_device
 from synrec.real_guidance import GuidedPipeline, fit_reference, rg_strength
-from synrec.runlog import rule_log
+from synrec.runlog import rule_log, throughput_settings
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"real_guidance {w.dataset} {w.shots}-shot seed {w.fseed} chunk {w.chunk}"):
     ds, rg = sm.params.dataset, sm.params.real_guidance
-    gen = {**sm.params.generation, "batch_size": sm.config["generation"]["batch_size"]}
-    split = json.loads(open(sm.input.split).read())
-    prompts = json.loads(open(sm.input.prompts).read())["prompts"]  # B prompts: the class name, as the paper's code
+    gen = {**sm.params.generation, "batch_size": throughput_settings(sm, "generation")["batch_size"]}
+    split = json.loads(Path(sm.input.split).read_text())
+    # B prompts: the class name, as the paper's code
+    prompts = json.loads(Path(sm.input.prompts).read_text())["prompts"]
     train = load_split(ds, sm.params.data_root, sm.params.train_split)
     shots = defaultdict(list)
     for idx in split["train"]:
         shots[int(train.labels[idx])].append(idx)
     labels = chunk_classes(int(w.chunk), len(ds["classnames"]), rg["classes_per_job"])
-    plan = plan_guided_images(ds["name"], {l: shots[l] for l in labels}, prompts, rg["images_per_class"],
+    plan = plan_guided_images(ds["name"], {c: shots[c] for c in labels}, prompts, rg["images_per_class"],
                               sm.params.seed, tag=f"RG-{w.shots}shot-seed{w.fseed}")
     pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device), img2img=True)
     strength = rg["strength"] if rg["strength"] is not None else rg_strength(

@@ -1,15 +1,17 @@
 """Rule pretrain_table: results/table8.csv ... table11.csv (+ .md) in the paper's shape: rows = pre-training data
 and IN-1k initialisation, columns = synthetic image amounts."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
+from pathlib import Path
 
 from synrec.runlog import rule_log
 from synrec.tables import pretraining_rows, write_table
 
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, sm.wildcards.pttable):
     t = sm.params.table
-    results = [json.loads(open(p).read()) for p in sm.input]
+    results = [json.loads(Path(p).read_text()) for p in sm.input]
     header, rows = pretraining_rows(t, sm.params.cells, results)
     metric = "top-1 (%)" if t["transfer"] == "cifar" else "AP50"
     spaces = "; ".join(f"{s} = {' + '.join(names)}" for s, names in sm.params.lists.items())

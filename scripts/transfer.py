@@ -1,6 +1,5 @@
 """Rules transfer_cifar / transfer_voc: fine-tune a pre-trained (or IN-1k, or random) backbone on CIFAR-100 or PASCAL
 VOC on every GPU the job has -> result JSON (one cell of Tables 8-11)."""
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 from pathlib import Path
 
 import torch
@@ -10,6 +9,8 @@ from synrec.distributed import launch, n_processes
 from synrec.results import result_record
 from synrec.runlog import rule_log
 from synrec.transfer import run_cifar, run_voc
+
+import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
@@ -33,7 +34,8 @@ with rule_log(sm.log, f"{sm.rule} {w.ptmodel} {w.ptmethod} {w.space} {w.amount} 
         job.update(root=sm.input.data, train_sets=sm.params.train_sets, test_set=sm.params.test_set)
     weights_id = stable_hash(Path(backbone).stat().st_mtime_ns) if backbone else str(sm.params.init)
     key = stable_hash({k: v for k, v in job.items() if k not in ("record", "out")} | {"weights": weights_id})
-    ckpt = Path(sm.params.work_dir) / "transfer" / "checkpoints" / f"{task}-{w.ptmodel}-{w.ptmethod}-{w.space}-{w.amount}-{w.init}-{key}.ckpt"
+    cell = f"{task}-{w.ptmodel}-{w.ptmethod}-{w.space}-{w.amount}-{w.init}"
+    ckpt = Path(sm.params.work_dir) / "transfer" / "checkpoints" / f"{cell}-{key}.ckpt"
     job["checkpoint"] = str(ckpt)
     launch(run_cifar if task == "cifar" else run_voc, (job,), n_processes(), log=sm.log[0] if sm.log else None,
            launcher=sm.resources.get("mpi"), job_file=str(ckpt.with_suffix(".job.pkl")))

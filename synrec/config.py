@@ -107,3 +107,37 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 def config_hash(config: dict) -> str:
     """Hash of the workflow config, recorded in every result so numbers can be traced to their setup."""
     return stable_hash({k: v for k, v in config.items() if not k.startswith("_")})
+
+
+def check_cross_fields(config: dict) -> None:
+    """The checks one schema cannot express: every backbone named by a study is a key of ``models.clip``, and every
+    pre-training table names label spaces, amounts and models that have settings. Raises a one-line SynrecError."""
+    clip_models = config["models"]["clip"]
+    for bb in config["backbones"] + [config["clip_filter"]["backbone"], config["few_shot"]["backbone"]]:
+        if bb not in clip_models:
+            raise SynrecError(f"workflow config: backbone '{bb}' is not a key of models.clip ({sorted(clip_models)})")
+    pt = config["pretraining"]
+    for name, spec in pt["tables"].items():
+        where = f"workflow config: pretraining.tables.{name}"
+        for row in spec["rows"]:
+            if row["data"] != "none" and row["data"] not in pt["label_spaces"]:
+                raise SynrecError(
+                    f"{where}: data '{row['data']}' is not a label space ({sorted(pt['label_spaces'])}) or none"
+                )
+            for col in row["columns"]:
+                if col not in spec["columns"] or col not in pt["amounts"]:
+                    raise SynrecError(
+                        f"{where}: column '{col}' must be in the table's columns and in pretraining.amounts"
+                    )
+        model, method = spec["model"], spec["method"]
+        if method == "supervised" and model not in pt["supervised"]:
+            raise SynrecError(
+                f"{where} uses model '{model}': key 'pretraining.supervised.{model}' (its training settings) is missing"
+            )
+        if spec["transfer"] == "cifar" and model not in pt["cifar"]["train"]:
+            raise SynrecError(
+                f"{where} uses model '{model}': key 'pretraining.cifar.train.{model}' (its fine-tuning settings) "
+                "is missing"
+            )
+        if any(r["in1k"] for r in spec["rows"]) and model not in pt["in1k_weights"].get(method, {}):
+            raise SynrecError(f"{where} has an in1k row: key 'pretraining.in1k_weights.{method}.{model}' is missing")

@@ -5,11 +5,17 @@ submitted, and Snakemake's own run logs (``.snakemake/log/*.snakemake.log``) say
 (rule, wildcards): the executor plugin logs ``… submitted with SLURM jobid J (log: …/slurm_logs/rule_<rule>/<wildcard
 values joined by _>/J.log)``. (The plugin's ``--comment`` carries the same, but ``sacct`` shows comments only where
 the cluster sets ``AccountingStoreFlags=job_comment``.) The workflow's dry run (``--forceall -n``) tells which jobs
-each table target is made of. Joining the three gives, per target and rule: the jobs, the attempts (a retried job counts each attempt), the wall-clock hours
+each table target is made of. Joining the three gives, per target and rule: the jobs, the attempts (a retried job
+counts each attempt), the wall-clock hours
 and the GPU-hours (elapsed × GPUs allocated, from ``AllocTRES``) actually spent. A job shared by two targets (the
 test-split features of Tables 1 and 2, say) is counted in both: each row says what that target alone would cost.
 
     python -m synrec.cost results/table1.csv results/table2.csv --out results/cost.csv -- --configfile config/demo.yaml
+
+Without SLURM (a workstation run, or a cluster without slurmdbd) ``--source benchmarks`` reads the per-job
+``benchmarks/<rule>/<wildcards>.tsv`` files that the heavy rules write (Snakemake's ``benchmark:``; seconds of wall
+time) and takes GPUs from each job's ``gpu`` resource in the workflow profile. Rules without a benchmark file (the
+cheap ones) are not counted there.
 """
 
 from __future__ import annotations
@@ -51,14 +57,59 @@ def parse_dry_run(text: str) -> set[tuple[str, str]]:
     return jobs
 
 
-def target_jobs(target: str, snakemake_args: list[str], cwd=None) -> set[tuple[str, str]]:
-    cmd = [sys.executable, "-m", "snakemake", target, "--forceall", "-n", "--workflow-profile", "none",
-           *snakemake_args]
+def parse_dry_run_benchmarks(text: str) -> dict[tuple[str, str], tuple[str, int]]:
+    """``{(rule, wildcards): (benchmark file, GPUs requested)}`` of the jobs in a ``snakemake -n`` listing that
+    write a benchmark file."""
+    found, rule, bench, gpus, key = {}, None, None, 0, ""
+    for line in text.splitlines() + ["rule end:"]:
+        line = line.strip()
+        m = re.match(r"^(?:local)?rule (\w+):$", line)
+        if m:
+            if rule is not None and bench is not None:
+                found[(rule, key)] = (bench, gpus)
+            rule, bench, gpus, key = m.group(1), None, 0, ""
+        elif line.startswith("benchmark: "):
+            bench = line.removeprefix("benchmark: ")
+        elif line.startswith("wildcards: "):
+            values = [kv.split("=", 1)[1] for kv in re.split(r", (?=\w+=)", line.removeprefix("wildcards: "))]
+            key = "_".join(values).replace("/", "_")
+        elif line.startswith("resources: "):
+            m = re.search(r"\bgpu=(\d+)", line)
+            gpus = int(m.group(1)) if m else 0
+    return found
+
+
+def dry_run(target: str, snakemake_args: list[str], cwd=None, workflow_profile: bool = False) -> str:
+    profile = [] if workflow_profile else ["--workflow-profile", "none"]
+    cmd = [sys.executable, "-m", "snakemake", target, "--forceall", "-n", *profile, *snakemake_args]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
     if out.returncode != 0:
         last = (out.stderr or out.stdout).strip().splitlines()
         raise SynrecError(f"cost: the dry run for {target} failed: {last[-1] if last else out.returncode}")
-    return parse_dry_run(out.stdout)
+    return out.stdout
+
+
+def target_jobs(target: str, snakemake_args: list[str], cwd=None) -> set[tuple[str, str]]:
+    return parse_dry_run(dry_run(target, snakemake_args, cwd))
+
+
+def read_benchmarks(jobs: dict[tuple[str, str], tuple[str, int]], root: str | Path = ".") -> list[dict]:
+    """Rows shaped like :func:`parse_sacct`'s from the benchmark files of ``jobs`` that exist (one attempt each:
+    a benchmark file records the attempt that succeeded)."""
+    rows = []
+    for (rule, wildcards), (path, gpus) in jobs.items():
+        f = Path(root) / path
+        if not f.is_file():
+            continue
+        lines = f.read_text().splitlines()
+        if len(lines) < 2:
+            raise SynrecError(f"cost: {f}: expected a header and one row of Snakemake benchmark values")
+        row = dict(zip(lines[0].split("\t"), lines[1].split("\t")))
+        if "s" not in row:
+            raise SynrecError(f"cost: {f}: no 's' (seconds) column")
+        rows.append({"jobid": str(f), "rule": rule, "wildcards": wildcards, "state": "COMPLETED",
+                     "seconds": float(row["s"]), "gpus": gpus})
+    return rows
 
 
 def parse_submissions(text: str) -> dict[str, tuple[str, str]]:
@@ -160,11 +211,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("targets", nargs="+", help="table targets, e.g. results/table1.csv")
     ap.add_argument("--logs", default=".snakemake/log", help="Snakemake's run logs (all runs there are counted)")
     ap.add_argument("--out", default="results/cost.csv")
+    ap.add_argument("--source", choices=["sacct", "benchmarks"], default="sacct",
+                    help="SLURM accounting (default), or the rules' benchmark files for runs without SLURM")
     args = ap.parse_args(argv)
     try:
-        targets = {t: target_jobs(t, extra) for t in args.targets}
-        submissions = read_submissions(args.logs)
-        rows = cost_rows(targets, read_sacct(submissions.keys(), submissions))
+        if args.source == "benchmarks":
+            bench = {t: parse_dry_run_benchmarks(dry_run(t, extra, workflow_profile=True)) for t in args.targets}
+            targets = {t: set(jobs) for t, jobs in bench.items()}
+            rows = cost_rows(targets, read_benchmarks({k: v for jobs in bench.values() for k, v in jobs.items()}))
+        else:
+            targets = {t: target_jobs(t, extra) for t in args.targets}
+            submissions = read_submissions(args.logs)
+            rows = cost_rows(targets, read_sacct(submissions.keys(), submissions))
     except SynrecError as exc:
         sys.exit(f"synrec: {exc}")
     write_cost(args.out, rows)

@@ -21,7 +21,7 @@ def rule_log(log_files, name: str):
     fh = None
     if log_path:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(log_path, "w", buffering=1)
+        fh = open(log_path, "w", buffering=1)  # noqa: SIM115 (closed in the finally below)
         sys.stdout = sys.stderr = fh
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         force=True)
@@ -44,3 +44,24 @@ def rule_log(log_files, name: str):
         if fh:
             sys.stdout, sys.stderr = sys.__stdout__, real_stderr
             fh.close()
+
+
+#: The settings that change how fast a job runs, never what it writes, per config section.
+THROUGHPUT_KEYS = {
+    "generation": ("batch_size", "classes_per_job"),
+    "features": ("batch_size", "num_workers"),
+    "table4": ("num_workers", "checkpoint_every"),
+}
+
+
+def throughput_settings(smk, section: str) -> dict:
+    """Batch sizes, data-loader workers and job splits of ``config[section]``, read from the config on purpose.
+
+    Everything else a script needs comes as a rule param, so the params say exactly what changes an output. These
+    few do not (every image has its own seed; features and training do not depend on the batch or the loader), and
+    as params they would trip Snakemake's params rerun trigger: tuning a batch size to a GPU would recompute every
+    store. This is the only place a script reads ``snakemake.config`` for a setting.
+    """
+    if section not in THROUGHPUT_KEYS:
+        raise KeyError(f"throughput_settings: '{section}' has no throughput-only keys ({sorted(THROUGHPUT_KEYS)})")
+    return {k: smk.config[section][k] for k in THROUGHPUT_KEYS[section] if k in smk.config[section]}

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import yaml
 
-from synrec.cost import cost_rows, parse_dry_run, parse_sacct, parse_submissions
+from synrec.cost import (
+    cost_rows,
+    parse_dry_run,
+    parse_dry_run_benchmarks,
+    parse_sacct,
+    parse_submissions,
+    read_benchmarks,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 GPU_RULES = {"prompts", "generate", "features", "text_head", "real_guidance", "frozen_bn", "coop", "partial_tuning",
@@ -79,3 +86,33 @@ localrule table1:
                      f"{(30 + 7200 + 1800) / 3600:.4f}"],
                     ["results/table1.csv", "all rules", 2, 3, 1, f"{(30 + 3600 + 1800) / 3600:.4f}",
                      f"{(30 + 7200 + 1800) / 3600:.4f}"]]
+
+
+def test_cost_from_benchmark_files_without_slurm(tmp_path):
+    dry = """
+rule features:
+    log: logs/features/d-RN50-test.log
+    benchmark: benchmarks/features/d-RN50-test.tsv
+    wildcards: dataset=d, backbone=RN50, source=test
+    resources: tmpdir=/tmp, gpu=1, runtime=240, mem_mb=32000
+rule pretrain:
+    benchmark: benchmarks/pretrain/a.tsv
+    wildcards: ptmethod=supervised, ptmodel=r, space=C100, amount=S, init=random
+    resources: tmpdir=/tmp, gpu=8, runtime=240
+rule clip_filter:
+    wildcards: dataset=d, strategy=LE
+    resources: tmpdir=/tmp, runtime=60
+localrule table1:
+    input: y
+"""
+    jobs = parse_dry_run_benchmarks(dry)
+    assert jobs == {("features", "d_RN50_test"): ("benchmarks/features/d-RN50-test.tsv", 1),
+                    ("pretrain", "supervised_r_C100_S_random"): ("benchmarks/pretrain/a.tsv", 8)}
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    (tmp_path / "benchmarks/features").mkdir(parents=True)
+    values = "360.0\t0:06:00\t900\t1\t1\t1\t0\t0\t90\t300\n"
+    (tmp_path / "benchmarks/features/d-RN50-test.tsv").write_text(header + values)
+    rows = read_benchmarks(jobs, tmp_path)  # the pretrain job has not run: no file, no row
+    assert [(r["rule"], r["seconds"], r["gpus"]) for r in rows] == [("features", 360.0, 1)]
+    table = cost_rows({"results/table1.csv": set(jobs)}, rows)
+    assert table[0] == ["results/table1.csv", "features", 1, 1, 0, "0.1000", "0.1000"]
