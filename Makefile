@@ -38,8 +38,11 @@ slurm-profile:
 	ln -sfn $(CURDIR)/profiles/slurm $(SNAKEMAKE_CONFIG)/slurm
 	@echo "synrec: 'snakemake --profile slurm' now uses $(CURDIR)/profiles/slurm (edit its EDIT block)"
 
+# Style gates (CI runs this before the tests): ruff (pyproject.toml [tool.ruff]), snakefmt, Snakemake's own linter.
 lint: $(STAMP)
-	$(BIN)/snakemake --lint --configfile config/demo.yaml
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check workflow/Snakefile rules/
+	HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --configfile config/demo.yaml
 
 dry-run: $(STAMP)
 	$(BIN)/python bench/dag_dry_run.py

@@ -35,7 +35,8 @@ def main() -> None:
                 if not v.startswith("timm:"):
                     Path(v).touch()
         override = Path(tmp) / "override.yaml"
-        override.write_text(yaml.safe_dump({"data_root": tmp, "work_dir": f"{tmp}/work", "results_dir": f"{tmp}/results",
+        override.write_text(yaml.safe_dump({"data_root": tmp, "work_dir": f"{tmp}/work",
+                                            "results_dir": f"{tmp}/results",
                                             "pretraining": {"in1k_weights": weights}}))
         cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2", "--configfile",
                "config/config.yaml", str(override)]

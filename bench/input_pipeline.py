@@ -60,7 +60,8 @@ def main() -> None:
         for label, img in make_images(args.images, 256):
             batch.append((label, img))
             (tmp / "png" / f"c{label}").mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img).save(tmp / "png" / f"c{label}" / f"{len(list((tmp / 'png' / f'c{label}').iterdir())):06d}.png")
+            folder = tmp / "png" / f"c{label}"
+            Image.fromarray(img).save(folder / f"{len(list(folder.iterdir())):06d}.png")
             if len(batch) == 64:
                 writer.append([b[1] for b in batch], [b[0] for b in batch], ["p"] * len(batch), [0] * len(batch))
                 batch = []
@@ -75,7 +76,8 @@ def main() -> None:
         shards = []
         for c in range(10):
             for b in range(blocks):
-                w = ShardWriter(tmp / "shards" / f"{c:05d}-{b:04d}.h5", {"block": [b * step, min(per_class, (b + 1) * step)]})
+                block = [b * step, min(per_class, (b + 1) * step)]
+                w = ShardWriter(tmp / "shards" / f"{c:05d}-{b:04d}.h5", {"block": block})
                 imgs = by_class[c][b * step : (b + 1) * step]
                 w.append(imgs, [c] * len(imgs), ["p"] * len(imgs), [0] * len(imgs))
                 shards.append(w.finish())

@@ -76,12 +76,12 @@ def train_ct(features: np.ndarray, labels: np.ndarray, class_emb: torch.Tensor, 
             idx = perm[a : a + bs]
             logits = head(x[idx])
             if loss == "SCE":
-                l = sce_loss(logits, teacher(x[idx]), y[idx], sce_cfg["weight"], sce_cfg["temperature"])
+                batch_loss = sce_loss(logits, teacher(x[idx]), y[idx], sce_cfg["weight"], sce_cfg["temperature"])
             elif loss == "CE":
-                l = F.cross_entropy(logits, y[idx])
+                batch_loss = F.cross_entropy(logits, y[idx])
             else:
                 raise ValueError(f"unknown loss {loss!r} (CE or SCE)")
-            total += optimizer_step(head, opt, sched, l, ct_cfg.get("grad_clip")) * len(idx)
+            total += optimizer_step(head, opt, sched, batch_loss, ct_cfg.get("grad_clip")) * len(idx)
         history.append({"epoch": epoch + 1, "loss": total / n, "lr": sched.get_last_lr()[0]})
     return head.cpu().eval(), history
 

@@ -57,7 +57,9 @@ class Split:
             with Image.open(path) as im:
                 return im.convert("RGB")
         except FileNotFoundError:
-            raise SynrecError(f"dataset '{self.dataset}': image {path} listed in {self.origin} does not exist") from None
+            raise SynrecError(
+                f"dataset '{self.dataset}': image {path} listed in {self.origin} does not exist"
+            ) from None
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
             raise SynrecError(f"dataset '{self.dataset}': image {path} is corrupt or not an image ({exc})") from None
 
@@ -109,7 +111,8 @@ def _check_label_range(cfg: dict, labels: np.ndarray, origin: str) -> None:
     n = len(cfg["classnames"])
     if len(labels) and (labels.min() < 0 or labels.max() >= n):
         raise SynrecError(
-            f"dataset '{cfg['name']}': {origin} has label {int(labels.max())} but {cfg.get('_path')} lists only {n} classes"
+            f"dataset '{cfg['name']}': {origin} has label {int(labels.max())} but {cfg.get('_path')} lists "
+            f"only {n} classes"
         )
 
 
@@ -194,7 +197,9 @@ def _read_coop_split(cfg: dict, root: Path, split: str) -> Split:
     paths, labels, names = [], [], {}
     for row in table[key]:
         if not (isinstance(row, list) and len(row) == 3):
-            raise SynrecError(f"dataset '{name}': {split_file} key '{key}' holds {row!r}, expected [path, label, classname]")
+            raise SynrecError(
+                f"dataset '{name}': {split_file} key '{key}' holds {row!r}, expected [path, label, classname]"
+            )
         rel, label, cname = row
         paths.append(image_dir / rel)
         labels.append(int(label))

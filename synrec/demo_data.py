@@ -44,7 +44,7 @@ def draw_shape(classname: str, size: int, rng: np.random.Generator) -> np.ndarra
 def make_images(classnames: list[str], per_class: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(len(classnames)), per_class)
-    images = np.stack([draw_shape(classnames[l], size, rng) for l in labels])
+    images = np.stack([draw_shape(classnames[label], size, rng) for label in labels])
     return images, labels
 
 
@@ -65,8 +65,8 @@ def write_imagefolder(root, classnames, per_class: dict[str, int], size: int = 3
     root = _fresh(root)
     for k, (split, n) in enumerate(per_class.items()):
         images, labels = make_images(classnames, n, size, seed + k)
-        for i, (img, l) in enumerate(zip(images, labels)):
-            d = root / split / folder_name(classnames[l])
+        for i, (img, label) in enumerate(zip(images, labels)):
+            d = root / split / folder_name(classnames[label])
             d.mkdir(parents=True, exist_ok=True)
             Image.fromarray(img).save(d / f"{i:05d}.png")
     return root
@@ -106,11 +106,11 @@ def write_coop_split(root, classnames, per_class: dict[str, int], split_file: st
     for k, (split, n) in enumerate(per_class.items()):
         imgs, labels = make_images(classnames, n, size, seed + k)
         rows = []
-        for i, (img, l) in enumerate(zip(imgs, labels)):
-            rel = f"{folder_name(classnames[l])}/{split}_{i:05d}.png"
+        for i, (img, label) in enumerate(zip(imgs, labels)):
+            rel = f"{folder_name(classnames[label])}/{split}_{i:05d}.png"
             (root / images / rel).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(img).save(root / images / rel)
-            rows.append([rel, int(l), classnames[l]])
+            rows.append([rel, int(label), classnames[label]])
         table[split] = rows
     (root / split_file).write_text(json.dumps(table))
     return root

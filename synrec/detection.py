@@ -43,7 +43,9 @@ class VOCBoxes(torch.utils.data.Dataset):
             folder = Path(root) / "VOCdevkit" / f"VOC{year}"
             listing = folder / "ImageSets" / "Main" / f"{image_set}.txt"
             if not listing.is_file():
-                raise SynrecError(f"VOC data: {listing} not found (expected torchvision's VOCdevkit layout under {root})")
+                raise SynrecError(
+                    f"VOC data: {listing} not found (expected torchvision's VOCdevkit layout under {root})"
+                )
             self.parts.append(VOCDetection(str(root), year=str(year), image_set=image_set, download=False))
         self.index = [(p, i) for p, ds in enumerate(self.parts) for i in range(len(ds))]
 
@@ -67,7 +69,8 @@ class VOCBoxes(torch.utils.data.Dataset):
             labels.append(VOC_CLASSES.index(o["name"]) + 1)
             difficult.append(int(hard))
         return {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-                "labels": torch.tensor(labels, dtype=torch.int64), "iscrowd": torch.tensor(difficult, dtype=torch.int64)}
+                "labels": torch.tensor(labels, dtype=torch.int64),
+                "iscrowd": torch.tensor(difficult, dtype=torch.int64)}
 
     def __getitem__(self, i):
         p, j = self.index[i]

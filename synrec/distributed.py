@@ -100,7 +100,7 @@ def _spawned(index: int, world: int, fn, args, log) -> None:
     if log:  # a spawned process starts with the terminal's stdout: send it to the rule's log like the parent's
         import sys
 
-        sys.stdout = sys.stderr = open(log, "a", buffering=1)
+        sys.stdout = sys.stderr = open(log, "a", buffering=1)  # noqa: SIM115 (the rank logs until exit)
     _run(index, world, index, fn, args)
 
 

@@ -19,10 +19,9 @@ from tqdm import tqdm
 from .classifier_tuning import metrics_from_logits
 from .features import LabelledImages
 from .few_shot import sample_shots
-from .seeds import derive_seed
 from .models import timm_model
+from .seeds import derive_seed
 from .training import SeededAugment, cross_entropy_step, train_loop
-
 
 build_model = timm_model  # a randomly initialised timm model by name
 

@@ -61,12 +61,12 @@ def train_image_ct(model, preprocess, source, indices, class_emb: torch.Tensor, 
                 feats = model.encode_image(x).float()
             logits = head(feats)
             if loss == "SCE":
-                l = sce_loss(logits, teacher(feats.detach()), y, sce_cfg["weight"], sce_cfg["temperature"])
+                batch_loss = sce_loss(logits, teacher(feats.detach()), y, sce_cfg["weight"], sce_cfg["temperature"])
             elif loss == "CE":
-                l = F.cross_entropy(logits, y)
+                batch_loss = F.cross_entropy(logits, y)
             else:
                 raise ValueError(f"unknown loss {loss!r} (CE or SCE)")
-            total += optimizer_step(trained, opt, sched, l, cfg.get("grad_clip")) * len(y)
+            total += optimizer_step(trained, opt, sched, batch_loss, cfg.get("grad_clip")) * len(y)
         history.append({"epoch": epoch + 1, "loss": total / max(1, n), "lr": sched.get_last_lr()[0]})
     encoder.eval().requires_grad_(False)
     return head.cpu().eval(), history

@@ -37,7 +37,8 @@ class _Cycle:
 
 def train_mix(real_x, real_y, syn_x, syn_y, class_emb, cfg: dict, sce_cfg: dict, w_real: float = 1.0,
               w_syn: float = 1.0, seed: int = 0, logit_scale: float = 100.0, device="cpu"):
-    """Mix training. ``cfg`` holds epochs, lr, weight_decay, batch_size_real, batch_size_syn, warmup_steps, grad_clip."""
+    """Mix training. ``cfg`` holds epochs, lr, weight_decay, batch_size_real, batch_size_syn, warmup_steps and
+    grad_clip."""
     torch.manual_seed(seed)
     teacher = ClassifierHead(class_emb, logit_scale).to(device).eval().requires_grad_(False)
     head = ClassifierHead(class_emb, logit_scale).to(device)

@@ -48,6 +48,24 @@ def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature:
 
 
 class MoCo(nn.Module):
+    """Momentum Contrast v2: a query encoder, its momentum key encoder and a queue of negative keys.
+
+    MoCo v1: He et al., "Momentum Contrast for Unsupervised Visual Representation Learning", CVPR 2020,
+    https://arxiv.org/abs/1911.05722. v2 (MLP head, stronger augmentation, T = 0.2): Chen et al., "Improved
+    Baselines with Momentum Contrastive Learning", 2020, https://arxiv.org/abs/2003.04297.
+
+    Args (defaults are v2's):
+        backbone: the encoder whose features (N x feat_dim) the MLP head projects; the part that is transferred.
+        feat_dim: width of the backbone's pooled features (2048 for ResNet-50).
+        dim: K-queue feature dimension D (128).
+        queue_size: K, the number of negative keys (65,536).
+        momentum: m of the key encoder's update θ_k ← m·θ_k + (1 − m)·θ_q (0.999).
+        temperature: T of the InfoNCE softmax (0.2 in v2; 0.07 in v1).
+        seed: seeds the queue's random initial keys.
+
+    Shapes: images N x 3 x H x W; q, k N x D (L2-normalised); ``queue`` D x K; logits N x (1 + K).
+    """
+
     def __init__(self, backbone: nn.Module, feat_dim: int, dim: int = 128, queue_size: int = 65536,
                  momentum: float = 0.999, temperature: float = 0.2, seed: int = 0):
         super().__init__()

@@ -77,7 +77,9 @@ def load_backbone(model, spec: str | Path | dict) -> None:
     wrong = [k for k, v in sd.items() if tuple(v.shape) != tuple(own[k].shape)]
     name = spec if not isinstance(spec, dict) else "state dict"
     if missing:
-        raise SynrecError(f"weights {name}: {len(missing)} encoder tensors missing for this model (first: {missing[0]})")
+        raise SynrecError(
+            f"weights {name}: {len(missing)} encoder tensors missing for this model (first: {missing[0]})"
+        )
     if wrong:
         raise SynrecError(f"weights {name}: {wrong[0]} has shape {tuple(sd[wrong[0]].shape)}, "
                           f"the model wants {tuple(own[wrong[0]].shape)}")

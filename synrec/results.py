@@ -12,7 +12,8 @@ from .errors import SynrecError
 
 
 def result_record(config: dict, dataset: str, backbone: str, variant: str, metrics: dict, n_train: int,
-                  seed: int, settings: dict | None = None, history: list | None = None, extra: dict | None = None) -> dict:
+                  seed: int, settings: dict | None = None, history: list | None = None,
+                  extra: dict | None = None) -> dict:
     models = config["models"]
     return {
         **(extra or {}),

@@ -76,7 +76,8 @@ def test_dataset_config_errors_name_the_file_and_key(tmp_path):
 
 
 def test_conda_env_pins_match_requirements():
-    req = {l for l in (REPO / "envs" / "requirements.txt").read_text().splitlines() if l and not l.startswith("#")}
+    lines = (REPO / "envs" / "requirements.txt").read_text().splitlines()
+    req = {line for line in lines if line and not line.startswith("#")}
     env = yaml.safe_load((REPO / "envs" / "synrec.yaml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert set(pip) == req

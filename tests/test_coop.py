@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import SHAPES
 
 from synrec.coop import PromptLearner, coop_epochs, coop_lr, evaluate_coop, train_coop
 from synrec.models import load_clip
 
-from conftest import SHAPES
-
 CFG = {"n_ctx": 4, "init_std": 0.02, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 4,
-       "warmup_epochs": 1, "warmup_lr": 1e-5, "epochs": {"1": 50, "2": 100, "16": 200}, "dataset_epochs": {"imagenet": 50}}
+       "warmup_epochs": 1, "warmup_lr": 1e-5, "epochs": {"1": 50, "2": 100, "16": 200},
+       "dataset_epochs": {"imagenet": 50}}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,8 @@ def test_training_moves_only_the_context_and_lowers_the_loss(clip):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     prompts, hist = train_coop(model, tok, SHAPES, x, y, CFG, epochs=30, seed=1)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert hist[0]["lr"] == CFG["warmup_lr"] and hist[1]["lr"] == pytest.approx(CFG["lr"] * 0.5 * (1 + np.cos(np.pi / 30)))
+    assert hist[0]["lr"] == CFG["warmup_lr"]
+    assert hist[1]["lr"] == pytest.approx(CFG["lr"] * 0.5 * (1 + np.cos(np.pi / 30)))
     assert hist[-1]["loss"] < 0.5 * hist[0]["loss"]  # (a 1-layer random text tower fits the loss, not the labels)
     assert evaluate_coop(prompts, x, y)["n"] == 16
     again, _ = train_coop(model, tok, SHAPES, x, y, CFG, epochs=30, seed=1)

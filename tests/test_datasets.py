@@ -1,12 +1,11 @@
 
 import numpy as np
 import pytest
+from conftest import SHAPES, dataset_cfg
 
 from synrec import demo_data
 from synrec.datasets import load_split
 from synrec.errors import SynrecError
-
-from conftest import SHAPES, dataset_cfg
 
 COUNTS = {"train": 3, "test": 2}
 
@@ -51,7 +50,8 @@ def test_label_order_mismatch_is_an_error_not_a_shuffle(tmp_path):
     demo_data.write_coop_split(tmp_path / "ds", SHAPES, COUNTS, "s.json")
     swapped = [SHAPES[1], SHAPES[0], *SHAPES[2:]]
     cfg = dataset_cfg("coop_split", images="images", split_file="s.json", classnames=swapped)
-    with pytest.raises(SynrecError, match=r"label 0 is 'red circle' in .*s.json but 'green square' in t_coop_split.yaml"):
+    msg = r"label 0 is 'red circle' in .*s.json but 'green square' in t_coop_split.yaml"
+    with pytest.raises(SynrecError, match=msg):
         load_split(cfg, tmp_path, "test")
     # disk_classnames lets display names differ from the dataset's spelling, the order still checked
     cfg = dataset_cfg("coop_split", images="images", split_file="s.json", classnames=["a", "b", "c", "d"],

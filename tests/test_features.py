@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import SHAPES, dataset_cfg
 
 from synrec import demo_data
 from synrec.datasets import load_split
@@ -9,8 +10,6 @@ from synrec.errors import SynrecError
 from synrec.features import encode_images, feature_key, text_classifier
 from synrec.models import load_clip, model_identity
 from synrec.stores import read_features, write_features
-
-from conftest import SHAPES, dataset_cfg
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from test_frozen_bn import _split
 
 from synrec.errors import SynrecError
 from synrec.from_scratch import build_model, evaluate_model, per_class_subset, train_from_scratch
-
-from test_frozen_bn import _split
 
 CFG = {"epochs": 6, "batch_size": 16, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "warmup_epochs": 1,
        "image_size": 32}
@@ -17,7 +16,8 @@ def test_subsets_take_k_per_class_reproducibly():
     labels = np.repeat(np.arange(5), 10)
     a = per_class_subset(labels, 3, 1, 5)
     assert np.bincount(labels[a]).tolist() == [3] * 5
-    assert np.array_equal(a, per_class_subset(labels, 3, 1, 5)) and not np.array_equal(a, per_class_subset(labels, 3, 2, 5))
+    assert np.array_equal(a, per_class_subset(labels, 3, 1, 5))
+    assert not np.array_equal(a, per_class_subset(labels, 3, 2, 5))
     assert len(per_class_subset(labels, 20, 1, 5)) == 50  # a class with fewer gives all it has
 
 
@@ -64,7 +64,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_the_same_next_steps(tmp_p
     train = _split(8, 0, "train")
     uninterrupted = []
     train_from_scratch(build_model("resnet10t", 4, 0), train, np.arange(len(train)), cfg, seed=0, progress=False,
-                       on_step=lambda s, l: uninterrupted.append(l))
+                       on_step=lambda s, loss: uninterrupted.append(loss))
     ckpt = tmp_path / "ckpt.pt"
     tests = Path(__file__).parent
     code = KILLED_RUN.format(repo=str(tests.parent), tests=str(tests), kill_at=6, cfg=cfg, ckpt=str(ckpt))
@@ -75,8 +75,8 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_the_same_next_steps(tmp_p
     resumed = []
     model = build_model("resnet10t", 4, 0)
     hist = train_from_scratch(model, train, np.arange(len(train)), cfg, seed=0, progress=False, checkpoint=ckpt,
-                              checkpoint_every=1, on_step=lambda s, l: resumed.append((s, l)))
+                              checkpoint_every=1, on_step=lambda s, loss: resumed.append((s, loss)))
     # the checkpoint of step 5 was the last one written: the resumed run redoes step 6, then 7 ... 12, as uninterrupted
     assert [s for s, _ in resumed] == list(range(6, 13))
-    assert [l for _, l in resumed] == pytest.approx(uninterrupted[5:], rel=1e-5)
+    assert [loss for _, loss in resumed] == pytest.approx(uninterrupted[5:], rel=1e-5)
     assert len(hist) == 3

@@ -4,6 +4,7 @@ train mode moves them and changes the test result."""
 import numpy as np
 import pytest
 import torch
+from conftest import SHAPES
 
 from synrec.classifier_tuning import evaluate, train_ct
 from synrec.datasets import Split
@@ -13,8 +14,6 @@ from synrec.features import encode_images, text_classifier
 from synrec.frozen_bn import bn_layers, bn_running_means, require_bn
 from synrec.image_ct import evaluate_images, train_image_ct
 from synrec.models import load_clip
-
-from conftest import SHAPES
 
 CFG = {"epochs": 3, "lr": 0.01, "weight_decay": 0.1, "batch_size": 4, "warmup_steps": 0, "grad_clip": 1.0}
 

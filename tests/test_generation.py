@@ -31,7 +31,7 @@ def test_chunking_covers_every_class_once():
 
 def test_plan_seeds_depend_on_dataset_class_and_index_only():
     plan = plan_images("ds", [1, 2], PROMPTS, images_per_class=3, seed=0)
-    assert [(l, i) for l, i, _, _ in plan] == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]
+    assert [(label, i) for label, i, _, _ in plan] == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]
     assert [p for _, _, p, _ in plan[:3]] == ["a green square", "a green square", "a green square on grass"]
     assert plan[0][3] == derive_seed(0, "ds", 1, 0) and len({s for *_, s in plan}) == 6
     assert plan_images("ds", [2], PROMPTS, 3, 0) == plan[3:]  # a class's images do not depend on its job

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from synrec.errors import SynrecError
-from synrec.models import (load_clip, load_text_to_image, load_word_to_sentence, local_model_path, model_identity)
+from synrec.models import load_clip, load_text_to_image, load_word_to_sentence, local_model_path, model_identity
 
 
 def test_tiny_clip_loads_through_open_clip_local_dir(tiny_models):

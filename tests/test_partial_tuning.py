@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from conftest import SHAPES
+from test_frozen_bn import CFG, _split
 
 from synrec.errors import SynrecError
 from synrec.features import text_classifier
@@ -9,9 +11,6 @@ from synrec.frozen_bn import bn_running_means
 from synrec.image_ct import train_image_ct
 from synrec.models import load_clip
 from synrec.partial_tuning import LEVELS, share_tuned, tuned_parameters
-
-from conftest import SHAPES
-from test_frozen_bn import CFG, _split
 
 
 @pytest.fixture

@@ -46,7 +46,8 @@ def test_blocks_cover_every_class_and_image_once_and_prompts_cycle():
     assert sorted(seen) == [(c, i) for c in range(5) for i in range(7)]
     plan = plan_block("x", [0], [["a", "b", "c"]], 0, 7, 0)
     assert [p[2] for p in plan] == ["a", "b", "c", "a", "b", "c", "a"]  # any prefix spreads over the sentences
-    assert plan_block("x", [0], [["a"]], 3, 4, 0)[0][3] == plan_block("x", [0], [["a"]], 0, 4, 0)[3][3]  # per-image seed
+    # per-image seed
+    assert plan_block("x", [0], [["a"]], 3, 4, 0)[0][3] == plan_block("x", [0], [["a"]], 0, 4, 0)[3][3]
     assert per_class(4_000_000, 2000) == 2000
     with pytest.raises(SynrecError, match="cannot cover"):
         per_class(10, 100)
@@ -132,16 +133,17 @@ MOCO = {"epochs": 2, "batch_size": 8, "optimizer": "momentum", "lr": 0.03, "mome
 def test_a_killed_moco_run_resumes_with_the_same_next_losses(tmp_path):
     """The queue (24 keys, 8 per step: it wraps), the key encoder and the optimiser all come back from the
     checkpoint: the resumed run's losses equal the uninterrupted run's."""
+    from test_frozen_bn import _split
+
     from synrec.pretrain import _moco_loss, dataset
     from synrec.training import train_loop
-    from test_frozen_bn import _split
 
     torch.set_num_threads(1)
     train = _split(8, 0, "train")  # 32 images: 4 steps an epoch, 8 in all
     ref = []
     model, _ = build("mocov2", "resnet10t", 0, MOCO, 0)
     train_loop(model, dataset("mocov2", train, MOCO, 0), _moco_loss, MOCO, 0, progress=False,
-               on_step=lambda s, l: ref.append(l))
+               on_step=lambda s, loss: ref.append(loss))
     ckpt = tmp_path / "moco.ckpt"
     tests = Path(__file__).parent
     code = KILLED.format(repo=str(REPO), tests=str(tests), cfg=MOCO, kill_at=6, ckpt=str(ckpt))
@@ -152,18 +154,19 @@ def test_a_killed_moco_run_resumes_with_the_same_next_losses(tmp_path):
     resumed = []
     model, _ = build("mocov2", "resnet10t", 0, MOCO, 0)
     train_loop(model, dataset("mocov2", train, MOCO, 0), _moco_loss, MOCO, 0, progress=False, checkpoint=ckpt,
-               checkpoint_every=1, on_step=lambda s, l: resumed.append((s, l)))
+               checkpoint_every=1, on_step=lambda s, loss: resumed.append((s, loss)))
     assert [s for s, _ in resumed] == [6, 7, 8]  # step 6 was never checkpointed: redone
-    assert [l for _, l in resumed] == pytest.approx(ref[5:], rel=1e-5)
+    assert [loss for _, loss in resumed] == pytest.approx(ref[5:], rel=1e-5)
 
 
 def _ddp_job(out: str, cfg: dict) -> None:
     """Trains a BN-free linear classifier (so data parallel must equal one process exactly) and MoCo's queue."""
+    from test_frozen_bn import _split
+    from torchvision.transforms import ToTensor
+
     from synrec.distributed import rank_and_world
     from synrec.features import LabelledImages
     from synrec.training import SeededAugment, train_loop
-    from test_frozen_bn import _split
-    from torchvision.transforms import ToTensor
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 4))
@@ -171,7 +174,7 @@ def _ddp_job(out: str, cfg: dict) -> None:
     data = SeededAugment(LabelledImages(train, ToTensor(), np.arange(len(train))), 0)
     steps = []
     train_loop(model, data, lambda m, b: torch.nn.functional.cross_entropy(m(b[0]), b[1]), cfg, 0, progress=False,
-               on_step=lambda s, l: steps.append(l))
+               on_step=lambda s, loss: steps.append(loss))
     rank, world = rank_and_world()
     torch.save({"weights": model.state_dict(), "world": world, "steps": len(steps)}, f"{out}-{rank}.pt")
 

@@ -5,8 +5,16 @@ from PIL import Image
 
 from synrec import demo_data
 from synrec.models import load_text_to_image
-from synrec.real_guidance import (GuidedPipeline, PAPER_REFER_ITERS, fit_reference, glide_sqrt_alpha_bar,
-                                  glide_timestep, matching_strength, rg_strength, vae_roundtrip)
+from synrec.real_guidance import (
+    PAPER_REFER_ITERS,
+    GuidedPipeline,
+    fit_reference,
+    glide_sqrt_alpha_bar,
+    glide_timestep,
+    matching_strength,
+    rg_strength,
+    vae_roundtrip,
+)
 
 
 def test_paper_settings_reproduce_the_noise_levels_of_the_authors_code():

@@ -72,7 +72,8 @@ def test_readme_cluster_command_runs_jobs_under_slurm_survives_a_kill_and_matche
     project = _copy_workflow(tmp_path / "cluster")
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
     run = subprocess.Popen(_cmd("--profile", "slurm", "results/table1.csv"), cwd=project, env=env,
-                           stdout=open(tmp_path / "run.log", "w"), stderr=subprocess.STDOUT)
+                           stdout=open(tmp_path / "run.log", "w"),  # noqa: SIM115 (lives with the run)
+                           stderr=subprocess.STDOUT)
     # kill the first generation job's processes (SIGTERM to its step) once SLURM runs it, as a node problem would; the
     # job ends FAILED and the profile's retries must resubmit it. (A plain `scancel` ends it 'CANCELLED by <uid>',
     # which plugin 2.8.0 does not recognise as final: the run would wait for ever. See the README.)
@@ -133,6 +134,7 @@ def test_srun_tasks_join_one_data_parallel_training(cluster, tmp_path, monkeypat
     tests = str(REPO / "tests")
     sys.path.insert(0, tests)
     from test_pretraining import _ddp_job
+
     from synrec.distributed import launch
 
     for k, v in cluster.items():

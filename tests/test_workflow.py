@@ -169,7 +169,7 @@ def check_pretraining_outputs(project):
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):
     out = snakemake(project, "-n", "--config", "ct=5", check=False)
     assert out.returncode != 0
-    lines = [l for l in (out.stdout + out.stderr).splitlines() if l.startswith("synrec:")]
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("synrec:")]
     assert lines == ["synrec: workflow config (config/config.yaml + --configfile/--config): key 'ct': 5 is not of "
                      "type 'object'"]
     # a corrupt test image: the features job fails, names the file, and leaves no feature store behind

@@ -27,7 +27,7 @@ CLIP_PROMPTS = "OpenAI CLIP data/prompts.md (tools/classnames/{})"
 
 
 def lines(name: str) -> list[str]:
-    return [l for l in (LISTS / f"{name}.txt").read_text().splitlines() if l.strip()]
+    return [line for line in (LISTS / f"{name}.txt").read_text().splitlines() if line.strip()]
 
 
 def timm_lines(name: str) -> list[str]:
