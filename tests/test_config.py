@@ -87,3 +87,36 @@ def test_conda_env_pins_match_requirements():
 def test_stable_hash_is_order_independent_and_sensitive():
     assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
     assert stable_hash({"a": 1}) != stable_hash({"a": 2})
+
+
+def test_scripts_read_params_not_config():
+    """A script's settings come as rule params (so params say what changes an output); the config is read only for
+    the provenance hash of result_record/config_hash and through runlog.throughput_settings."""
+    import re
+
+    offenders = []
+    for path in sorted((REPO / "scripts").glob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"(?:sm|snakemake)\.config\s*[\[.]", line):  # indexed or a method: a setting read
+                offenders.append(f"{path.name}:{n}: {line.strip()}")
+    assert not offenders, offenders
+
+
+def test_snakefile_holds_declarations_only():
+    import re
+
+    text = (REPO / "workflow" / "Snakefile").read_text()
+    code = [line for line in text.splitlines() if line and not line.startswith((" ", "#"))]
+    allowed = re.compile(r"^(from snakemake\.utils import min_version|min_version\(.*\)|configfile:.*|report:.*|"
+                         r"include:.*|localrules:|rule all:)$")
+    assert [line for line in code if not allowed.match(line)] == []
+
+
+def test_readme_is_short_and_its_links_exist():
+    import re
+
+    text = (REPO / "README.md").read_text()
+    assert len(text) < 8000
+    links = set(re.findall(r"`((?:docs|config|bench)/[\w./-]+\.md)`", text))
+    assert {"docs/differences.md", "docs/cluster.md", "config/README.md", "bench/README.md"} <= links
+    assert all((REPO / link).is_file() for link in links)

@@ -1,6 +1,6 @@
-"""The README's cluster command against a real SLURM scheduler on localhost (tests/slurm/cluster.sh: munged,
-MariaDB, slurmdbd, slurmctld, slurmd with two fake GPUs). Skips where the Slurm packages are not installed, unless
-SYNREC_REQUIRE_SLURM=1 (CI sets it: there a missing cluster is a failure, not a skip)."""
+"""The cluster command of the README and docs/cluster.md against a real SLURM scheduler on localhost
+(tests/slurm/cluster.sh: munged, MariaDB, slurmdbd, slurmctld, slurmd with two fake GPUs). Skips where the Slurm
+packages are not installed, unless SYNREC_REQUIRE_SLURM=1 (CI sets it: there a missing cluster is a failure, not a skip)."""
 
 import csv
 import os
@@ -76,7 +76,7 @@ def test_readme_cluster_command_runs_jobs_under_slurm_survives_a_kill_and_matche
                            stderr=subprocess.STDOUT)
     # kill the first generation job's processes (SIGTERM to its step) once SLURM runs it, as a node problem would; the
     # job ends FAILED and the profile's retries must resubmit it. (A plain `scancel` ends it 'CANCELLED by <uid>',
-    # which plugin 2.8.0 does not recognise as final: the run would wait for ever. See the README.)
+    # which plugin 2.8.0 does not recognise as final: the run would wait for ever. See docs/cluster.md.)
     killed, deadline = None, time.time() + 300
     while killed is None and run.poll() is None and time.time() < deadline:
         q = subprocess.run(["squeue", "-h", "-o", "%i|%k|%T"], env=env, capture_output=True, text=True).stdout
