@@ -1,6 +1,7 @@
 """The cluster command of the README and docs/cluster.md against a real SLURM scheduler on localhost
 (tests/slurm/cluster.sh: munged, MariaDB, slurmdbd, slurmctld, slurmd with two fake GPUs). Skips where the Slurm
-packages are not installed, unless SYNREC_REQUIRE_SLURM=1 (CI sets it: there a missing cluster is a failure, not a skip)."""
+packages are not installed, unless SYNREC_REQUIRE_SLURM=1 (CI sets it: there a missing cluster is a failure, not a
+skip)."""
 
 import csv
 import os
