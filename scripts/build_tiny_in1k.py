@@ -1,13 +1,13 @@
 """Rule tiny_in1k (demo): random-weight stand-ins for IN-1k weights, saved as a checkpoint file. MoCo ones use the
 official MoCo v2 checkpoint's layout ({'state_dict': {'module.encoder_q.<name>': ...}} with the key encoder and
 queue beside), so the demo loads them through the same prefix handling as the real file."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import torch
 
 from synrec.atomic import atomic_path
 from synrec.pretrain import create
 from synrec.runlog import rule_log
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -1,8 +1,8 @@
 """Rule tiny_model: build one tiny random-weight model (demo/tests) in its library's own save format."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec import tiny
 from synrec.runlog import rule_log
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with rule_log(sm.log, f"tiny_model {sm.wildcards.kind}"):

@@ -1,4 +1,6 @@
 """Rule classifier_tuning: CT on synthetic features (optionally CLIP-filtered), CE or SCE -> result JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import h5py
 import torch
 
@@ -9,8 +11,6 @@ from synrec.models import pick_device
 from synrec.results import check_same_model, result_record
 from synrec.runlog import rule_log
 from synrec.stores import read_features
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

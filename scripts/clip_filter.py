@@ -1,4 +1,6 @@
 """Rule clip_filter: confidence of every synthetic image under zero-shot CLIP -> indices kept (HDF5)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import h5py
 import torch
 
@@ -6,8 +8,6 @@ from synrec.atomic import atomic_path
 from synrec.clip_filter import clip_confidence, clip_filter
 from synrec.runlog import rule_log
 from synrec.stores import read_features
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"clip_filter {sm.wildcards.dataset} {sm.wildcards.strategy}"):

@@ -1,4 +1,6 @@
 """Rule coop: the CoOp baseline for one (dataset, K, seed): context learned on the shots' cached features -> JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from pathlib import Path
 
@@ -10,8 +12,6 @@ from synrec.models import load_clip, pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log
 from synrec.stores import read_features
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

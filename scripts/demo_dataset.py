@@ -1,8 +1,8 @@
 """Rule demo_dataset: write a made-up dataset in the on-disk format its config names."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec import demo_data
 from synrec.runlog import rule_log
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"demo_dataset {sm.wildcards.demo_root}"):

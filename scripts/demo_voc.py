@@ -1,9 +1,9 @@
 """Rule demo_voc: a made-up detection dataset (coloured rectangles) in torchvision's VOCdevkit layout."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec.demo_data import write_voc
 from synrec.detection import VOC_CLASSES
 from synrec.runlog import rule_log
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"demo_voc {sm.wildcards.voc_root}"):

@@ -1,4 +1,6 @@
 """Rule features: CLIP image features of the real test split or a synthetic image store -> HDF5 feature store."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import torch
 
 from synrec.datasets import load_split
@@ -6,8 +8,6 @@ from synrec.features import encode_images, feature_key
 from synrec.models import load_clip, model_identity, pick_device
 from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import ImageStore, write_features
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -1,10 +1,10 @@
 """Rule few_shot_split: K real shots per class (and the few-shot validation set) for one (K, seed) -> JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec.atomic import write_json
 from synrec.datasets import load_split
 from synrec.few_shot import few_shot_split
 from synrec.runlog import rule_log
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -1,4 +1,6 @@
 """Rule few_shot_train: one few-shot method for one (dataset, K, seed) on cached features -> result JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from pathlib import Path
 
@@ -11,8 +13,6 @@ from synrec.models import pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log
 from synrec.stores import read_features
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

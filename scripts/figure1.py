@@ -1,11 +1,11 @@
 """Rule figure1: results/figure1.png and the CSV behind it (accuracy vs shots per method and dataset)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec.atomic import write_text
 from synrec.plots import plot_figure1
 from synrec.results import load_accuracies
 from synrec.runlog import rule_log
 from synrec.tables import few_shot_summary, figure1_rows, to_csv
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, "figure1"):

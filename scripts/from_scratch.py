@@ -1,5 +1,7 @@
 """Rule from_scratch: a timm model from random weights on N synthetic images per class, or on K real images per
 class, tested on the real test split -> result JSON (one cell of Table 4)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from pathlib import Path
 
 import torch
@@ -12,8 +14,6 @@ from synrec.models import pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import open_synthetic
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -1,5 +1,7 @@
 """Rule frozen_bn: image-level CT (real shots or synthetic images) through the frozen CLIP ResNet, BN in train mode
 or frozen, tested on the test split's images -> result JSON (one cell of Table 6)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from pathlib import Path
 
@@ -13,8 +15,6 @@ from synrec.models import load_clip, pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import open_synthetic
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -1,12 +1,12 @@
 """Rule generate: synthetic images for one group of classes -> HDF5 shard (resumable)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from pathlib import Path
 
 from synrec.generation import chunk_classes, generate_shard, plan_images
 from synrec.models import load_text_to_image, pick_device
 from synrec.runlog import rule_log, throughput_settings
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"generate {sm.wildcards.dataset} {sm.wildcards.strategy} chunk {sm.wildcards.chunk}"):

@@ -1,5 +1,7 @@
 """Rule generate_pretrain: LE images for one block (class group x image range) of a pre-training class list ->
 HDF5 shard (resumable; the shards of a label space are its image store)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from pathlib import Path
 
@@ -7,8 +9,6 @@ from synrec.generation import generate_shard
 from synrec.models import load_text_to_image, pick_device
 from synrec.pretrain_data import block_range, plan_block
 from synrec.runlog import rule_log, throughput_settings
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -1,8 +1,8 @@
 """Rule merge_images: per-class shards -> one HDF5 image store per (dataset, strategy)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec.runlog import rule_log
 from synrec.stores import ImageStore, merge_shards
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"merge_images {sm.wildcards.dataset} {sm.wildcards.strategy}"):

@@ -1,5 +1,7 @@
 """Rule partial_tuning: CT on synthetic images with the CLIP ResNet unfrozen down to one stage (BN frozen), tested
 on the real test images -> result JSON with the share of parameters tuned (one column of Table 3)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import torch
 
 from synrec.atomic import write_json
@@ -10,8 +12,6 @@ from synrec.partial_tuning import share_tuned, tuned_parameters
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import open_synthetic
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

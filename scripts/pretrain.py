@@ -1,5 +1,7 @@
 """Rule pretrain: supervised or MoCo v2 pre-training of a timm backbone on the first N images per class of a label
 space's synthetic shards, on every GPU the job has (DDP) -> backbone checkpoint (classifier removed)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from pathlib import Path
 
 import torch
@@ -9,8 +11,6 @@ from synrec.distributed import launch, n_processes
 from synrec.pretrain import run
 from synrec.pretrain_data import ShardedImages
 from synrec.runlog import rule_log
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

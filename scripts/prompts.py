@@ -1,10 +1,10 @@
 """Rule prompts: B or LE prompts for every class of one dataset -> JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec import prompts
 from synrec.atomic import write_json
 from synrec.models import load_word_to_sentence, model_identity, pick_device
 from synrec.runlog import rule_log
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"prompts {sm.wildcards.dataset} {sm.wildcards.strategy}"):

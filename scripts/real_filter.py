@@ -1,4 +1,6 @@
 """Rule real_filter: LE+CF synthetic images kept after real filtering against one (K, seed) set of shots."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from pathlib import Path
 
@@ -8,8 +10,6 @@ from synrec.atomic import atomic_path
 from synrec.real_filter import real_filter
 from synrec.runlog import rule_log
 from synrec.stores import read_features
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -1,4 +1,6 @@
 """Rule real_guidance: RG images for one group of classes, each started from a noised real shot -> HDF5 shard."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -8,8 +10,6 @@ from synrec.generation import chunk_classes, generate_shard, plan_guided_images
 from synrec.models import load_text_to_image, pick_device
 from synrec.real_guidance import GuidedPipeline, fit_reference, rg_strength
 from synrec.runlog import rule_log, throughput_settings
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -1,10 +1,10 @@
 """Rule table1: results/table1.csv (+ .md, + .png) in the shape of the paper's Table 1."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec.plots import plot_table1
 from synrec.results import load_accuracies
 from synrec.runlog import rule_log
 from synrec.tables import table1_rows, write_table
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, "table1"):

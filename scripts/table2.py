@@ -1,9 +1,9 @@
 """Rule table2: results/table2.csv (+ .md) in the shape of the paper's Table 2 (B/LE/LE+CF x CE/SCE)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec.results import load_accuracies
 from synrec.runlog import rule_log
 from synrec.tables import table2_rows, write_table
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, "table2"):

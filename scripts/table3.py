@@ -1,11 +1,11 @@
 """Rule table3: results/table3.csv (+ .md): share of the CLIP ResNet tuned on synthetic data vs test accuracy."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from pathlib import Path
 
 from synrec.runlog import rule_log
 from synrec.tables import table3_rows, write_table
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, "table3"):

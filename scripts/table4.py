@@ -1,11 +1,11 @@
 """Rule table4: results/table4.csv (+ .md): from scratch on real subsets (K per class) and on synthetic images."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from pathlib import Path
 
 from synrec.runlog import rule_log
 from synrec.tables import table4_rows, write_table
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, "table4"):

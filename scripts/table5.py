@@ -1,8 +1,8 @@
 """Rule table5: results/table5.csv (+ .md): B vs RF vs RG, mix training, mean +- std over seeds."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec.runlog import rule_log
 from synrec.tables import few_shot_summary, table5_rows, write_table
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, "table5"):

@@ -1,8 +1,8 @@
 """Rule table6: results/table6.csv (+ .md): frozen BN vs BN in train mode, real shots and synthetic images."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec.runlog import rule_log
 from synrec.tables import few_shot_summary, table6_rows, write_table
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, "table6"):

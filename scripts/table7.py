@@ -1,8 +1,8 @@
 """Rule table7: results/table7.csv (+ .md): phase-wise vs mix training on RG data, per shot count."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from synrec.runlog import rule_log
 from synrec.tables import few_shot_summary, table7_rows, write_table
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, "table7"):

@@ -1,12 +1,12 @@
 """Rule pretrain_table: results/table8.csv ... table11.csv (+ .md) in the paper's shape: rows = pre-training data
 and IN-1k initialisation, columns = synthetic image amounts."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import json
 from pathlib import Path
 
 from synrec.runlog import rule_log
 from synrec.tables import pretraining_rows, write_table
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, sm.wildcards.pttable):

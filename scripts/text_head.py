@@ -1,12 +1,12 @@
 """Rule text_head: zero-shot classifier (template-ensembled class text embeddings) for one dataset and backbone."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import torch
 
 from synrec.atomic import atomic_path
 from synrec.features import text_classifier
 from synrec.models import load_clip, model_identity, pick_device
 from synrec.runlog import rule_log
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 with rule_log(sm.log, f"text_head {sm.wildcards.dataset} {sm.wildcards.backbone}"):

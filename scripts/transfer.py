@@ -1,5 +1,7 @@
 """Rules transfer_cifar / transfer_voc: fine-tune a pre-trained (or IN-1k, or random) backbone on CIFAR-100 or PASCAL
 VOC on every GPU the job has -> result JSON (one cell of Tables 8-11)."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 from pathlib import Path
 
 import torch
@@ -9,8 +11,6 @@ from synrec.distributed import launch, n_processes
 from synrec.results import result_record
 from synrec.runlog import rule_log
 from synrec.transfer import run_cifar, run_voc
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

@@ -1,4 +1,6 @@
 """Rule zeroshot_clip: zero-shot CLIP (the untuned head) on the real test split -> result JSON."""
+import _synrec_path  # noqa: F401  (repository root on sys.path)
+
 import torch
 
 from synrec.atomic import write_json
@@ -6,8 +8,6 @@ from synrec.classifier_tuning import ClassifierHead, evaluate
 from synrec.results import check_same_model, result_record
 from synrec.runlog import rule_log
 from synrec.stores import read_features
-
-import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards

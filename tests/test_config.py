@@ -120,3 +120,13 @@ def test_readme_is_short_and_its_links_exist():
     links = set(re.findall(r"`((?:docs|config|bench)/[\w./-]+\.md)`", text))
     assert {"docs/differences.md", "docs/cluster.md", "config/README.md", "bench/README.md"} <= links
     assert all((REPO / link).is_file() for link in links)
+
+
+def test_every_script_puts_the_checkout_on_sys_path_before_importing_synrec():
+    """Inside a --use-conda env synrec is not installed: ``import _synrec_path`` must come before any synrec import
+    (the import sorter keeps it in a section of its own, first)."""
+    for path in sorted((REPO / "scripts").glob("*.py")):
+        if path.name == "_synrec_path.py":
+            continue
+        imports = [line for line in path.read_text().splitlines() if line.startswith(("import ", "from "))]
+        assert imports and imports[0].startswith("import _synrec_path"), path.name
