@@ -18,12 +18,12 @@ $(STAMP): envs/requirements.txt pyproject.toml
 		|| { tail -n 30 $(VENV)/pip.log; echo "synrec: installing synrec failed"; exit 1; }
 	@touch $(STAMP)
 
-# The whole zero-shot chain on tiny random-weight models and made-up data, on 2 CPU cores. Meaningless numbers.
+# The whole chain in miniature: small models trained on drawn shapes, made-up datasets, 2 CPU cores.
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores 2 --configfile config/demo.yaml
 	@echo; cat results/table1.md; echo
 	@echo "synrec demo: results/table1.csv ... table11.csv and figure1.png written (snakemake --report report.html --configfile config/demo.yaml: one page)."
-	@echo "These numbers are MEANINGLESS: tiny random-weight models on made-up pictures. See README for real runs."
+	@echo "A MINIATURE, not the paper's numbers: small models trained briefly on drawn shapes. See README for real runs."
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest

@@ -2,16 +2,25 @@
 
 
 rule tiny_model:
+    """Demo only: a small CLIP (RN, ViT), Stable Diffusion or T5, trained briefly on drawn pictures
+    (synrec.demo_models; demo_models: in the config), in its library's own save format."""
+    input:
+        clip=lambda w: "resources/tiny/clip-RN" if w.kind == "stable-diffusion" else [],
     output:
         directory("resources/tiny/{kind}"),
     log:
         log_path("tiny_model", "{kind}"),
+    benchmark:
+        benchmark_path("tiny_model", "{kind}")
     wildcard_constraints:
         kind="clip-RN|clip-ViT|stable-diffusion|t5",
     conda:
         "../envs/synrec.yaml"
+    threads: 1
+    priority: 50  # Stable Diffusion's training is the demo's critical path: start the models first
     params:
         words=sorted({w for d in CLASS_LISTS.values() for c in d["classnames"] for w in c.lower().split()}),
+        training=config["demo_models"],
         seed=config["seed"],
     script:
         "../scripts/build_tiny_model.py"

@@ -1,7 +1,14 @@
-"""A small made-up dataset (coloured shapes) written in each real on-disk format the readers accept.
+"""A small made-up world of coloured shapes: the demo's datasets, written in each real on-disk format the readers
+accept, and the pictures the demo models learn from (:mod:`synrec.demo_models`).
 
-Used by the demo (``config/demo.yaml``) and the tests. The pictures are procedurally drawn, so a tiny random CLIP
-scores them near chance: numbers computed on them say nothing about the paper.
+Two styles of picture:
+* ``draw_shape`` -- the *photo* style of the demo datasets (and of what the demo text-to-image model learns): a dark,
+  noisy background, a smallish shape, jittered colour.
+* ``draw_clip_world`` -- what the demo CLIP learns from: plain backgrounds of brightness 75-255, no pixel noise,
+  exact colours, larger shapes. The gap between the two styles is the demo's domain gap: the CLIP recognises the
+  classes in the test pictures above chance but not at ceiling, so synthetic pictures in the test style can help.
+
+Numbers computed on these pictures are a miniature of the paper's effects, not the paper's numbers.
 """
 
 from __future__ import annotations
@@ -15,7 +22,37 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 SHAPES_CLASSES = ["red circle", "green square", "blue triangle", "yellow cross"]
-_COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 220), "yellow": (230, 210, 40)}
+_COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 220), "yellow": (230, 210, 40),
+            "purple": (140, 50, 190), "orange": (240, 140, 30), "white": (235, 235, 235), "cyan": (40, 200, 210)}
+#: The world's vocabulary: every colour with every shape (32 names, wider than any demo dataset's classes).
+COLOURS = list(_COLOURS)
+SHAPES = ["circle", "square", "triangle", "cross"]
+#: The lowest background brightness of the CLIP world (the photo style's backgrounds are 0-90 plus noise).
+CLIP_WORLD_FLOOR = 75
+
+
+def _draw(d: ImageDraw.ImageDraw, shape: str, cx: int, cy: int, r: int, fill) -> None:
+    if shape == "circle":
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
+    elif shape == "square":
+        d.rectangle([cx - r, cy - r, cx + r, cy + r], fill=fill)
+    elif shape == "triangle":
+        d.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=fill)
+    else:  # cross, or any other name
+        w = max(1, r // 3)
+        d.rectangle([cx - r, cy - w, cx + r, cy + w], fill=fill)
+        d.rectangle([cx - w, cy - r, cx + w, cy + r], fill=fill)
+
+
+def draw_clip_world(classname: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One picture in the demo CLIP's style: a plain background of brightness >= CLIP_WORLD_FLOOR, exact colour."""
+    colour, shape = classname.split(" ", 1)
+    bg = tuple(int(v) for v in rng.integers(CLIP_WORLD_FLOOR, 256, size=3))
+    im = Image.new("RGB", (size, size), bg)
+    r = int(size * rng.uniform(0.3, 0.45))
+    cx, cy = (int(v) for v in rng.integers(r, size - r + 1, size=2))
+    _draw(ImageDraw.Draw(im), shape, cx, cy, r, _COLOURS[colour])
+    return np.asarray(im)
 
 
 def draw_shape(classname: str, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -28,16 +65,7 @@ def draw_shape(classname: str, size: int, rng: np.random.Generator) -> np.ndarra
     r = int(size * rng.uniform(0.2, 0.35))
     cx, cy = (int(v) for v in rng.integers(r, size - r, size=2))
     fill = tuple(int(np.clip(c + rng.normal(0, 15), 0, 255)) for c in _COLOURS.get(colour, (200, 200, 200)))
-    if shape == "circle":
-        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
-    elif shape == "square":
-        d.rectangle([cx - r, cy - r, cx + r, cy + r], fill=fill)
-    elif shape == "triangle":
-        d.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=fill)
-    else:  # cross, or any other name
-        w = max(1, r // 3)
-        d.rectangle([cx - r, cy - w, cx + r, cy + w], fill=fill)
-        d.rectangle([cx - w, cy - r, cx + w, cy + r], fill=fill)
+    _draw(d, shape, cx, cy, r, fill)
     return np.asarray(im)
 
 

@@ -1,8 +1,9 @@
-"""Tiny random-weight stand-ins for the three models the paper uses, saved in each library's own format.
+"""Tiny stand-ins for the three models the paper uses, saved in each library's own format.
 
 They exist so the demo and the tests exercise the *real* loading code (open_clip ``local-dir:``, diffusers
-``from_pretrained``, transformers ``from_pretrained``) without network access. Their outputs are meaningless by
-construction: random weights. Sizes follow ``../shared/reference/environment-facts.md``.
+``from_pretrained``, transformers ``from_pretrained``) without network access. The builders here write them with
+random weights (the unit tests use those); :mod:`synrec.demo_models` trains the same architectures on the demo's
+drawn world so the demo's numbers move.
 """
 
 from __future__ import annotations
@@ -73,16 +74,19 @@ def _write_clip_bpe_vocab(folder: Path) -> None:
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(pair) for pair, _ in merges) + "\n")
 
 
-def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0) -> Path:
-    """Write a diffusers ``StableDiffusionPipeline`` directory with tiny random UNet, VAE and text encoder."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+#: The tiny CLIP text tower's shape, shared by the Stable Diffusion text encoder (SD conditions on a CLIP text tower,
+#: so the demo can give its generator the demo CLIP's trained one).
+TINY_TEXT = {"hidden_size": 32, "intermediate_size": 128, "num_attention_heads": 2, "num_hidden_layers": 1}
 
-    out, tmp = _staging(out_dir)
-    (tmp / "bpe").mkdir()
+
+def tiny_stable_diffusion_parts(seed: int = 0) -> dict:
+    """Random-weight UNet, VAE (32 px images <-> 4 x 8 x 8 latents), CLIP text encoder and scheduler."""
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
-        sample_size=16,
+        sample_size=8,
         in_channels=4,
         out_channels=4,
         block_out_channels=(32, 64),
@@ -96,9 +100,9 @@ def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0) -> Path:
     vae = AutoencoderKL(
         in_channels=3,
         out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        block_out_channels=(16, 32),
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        block_out_channels=(16, 32, 32),
         latent_channels=4,
         norm_num_groups=8,
         sample_size=32,
@@ -106,16 +110,30 @@ def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0) -> Path:
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=49408,
-            hidden_size=32,
-            intermediate_size=64,
-            num_attention_heads=4,
-            num_hidden_layers=2,
             max_position_embeddings=77,
+            hidden_act="gelu",  # open_clip's text tower (not OpenAI's quick_gelu)
             bos_token_id=49406,
             eos_token_id=49407,
             pad_token_id=49407,
+            **TINY_TEXT,
         )
     )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "scheduler": scheduler}
+
+
+def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0, parts: dict | None = None) -> Path:
+    """Write a diffusers ``StableDiffusionPipeline`` directory with tiny UNet, VAE and text encoder (random ones
+    from :func:`tiny_stable_diffusion_parts`, or the given ``parts``)."""
+    from diffusers import StableDiffusionPipeline
+    from transformers import CLIPTokenizer
+
+    parts = parts or tiny_stable_diffusion_parts(seed)
+    out, tmp = _staging(out_dir)
+    (tmp / "bpe").mkdir()
     _write_clip_bpe_vocab(tmp / "bpe")
     special = "<start_of_text>", "<end_of_text>"
     tokenizer = CLIPTokenizer(
@@ -127,16 +145,9 @@ def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0) -> Path:
         unk_token=special[1],
         model_max_length=77,
     )
-    scheduler = DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False,
-        steps_offset=1,
-    )
     pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
+        **parts,
         tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
@@ -154,7 +165,8 @@ _T5_CORPUS = (
 ).split()
 
 
-def build_tiny_t5(out_dir: str | Path, extra_words: list[str] = (), seed: int = 0) -> Path:
+def build_tiny_t5(out_dir: str | Path, extra_words: list[str] = (), seed: int = 0,
+                  vocab_size: int = 120) -> Path:
     """Write a transformers T5 word-to-sentence model + fast tokenizer (``AutoModelForSeq2SeqLM`` loadable)."""
     from tokenizers import SentencePieceUnigramTokenizer
     from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
@@ -163,7 +175,8 @@ def build_tiny_t5(out_dir: str | Path, extra_words: list[str] = (), seed: int = 
     corpus = list(_T5_CORPUS) + [w for w in extra_words]
     sp = SentencePieceUnigramTokenizer()
     sp.train_from_iterator(
-        [" ".join(corpus)] * 4 + corpus, vocab_size=120, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
+        [" ".join(corpus)] * 4 + corpus, vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
+        unk_token="<unk>",
     )
     sp.save(str(tmp / "sp.json"))
     tokenizer = T5TokenizerFast(tokenizer_file=str(tmp / "sp.json"), pad_token="<pad>", eos_token="</s>",
