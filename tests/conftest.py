@@ -11,6 +11,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="synrec-test-hf-")
 
 import copy
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,28 @@ def dataset_cfg(fmt: str, **extra) -> dict:
     cfg = {"name": f"t_{fmt}", "title": "T", "task": "o", "format": fmt, "root": "ds", "classnames": list(SHAPES),
            "templates": ["a photo of a {c}."], **extra}
     return {**validate(cfg, DATASET_SCHEMA, "test config"), "_path": f"t_{fmt}.yaml"}
+
+
+WORKFLOW_DIRS = ("workflow", "rules", "scripts", "config", "profiles", "envs", "synrec")
+
+
+def copy_workflow(root: Path, demo_models: Path | None = None) -> Path:
+    """A copy of the workflow in ``root``; with ``demo_models``, the trained demo models already in place (their
+    modification times kept, so Snakemake sees them up to date and does not train them again)."""
+    for d in WORKFLOW_DIRS:
+        shutil.copytree(REPO / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
+    if demo_models is not None:
+        shutil.copytree(demo_models, root / "resources" / "tiny")
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_models(tmp_path_factory) -> Path:
+    """The demo's four trained models (CLIP RN and ViT, Stable Diffusion, T5), built once per test session by the
+    workflow's own rule (about 3-4 minutes on 2 cores); ``resources/tiny`` of a demo project."""
+    root = copy_workflow(tmp_path_factory.mktemp("demo-models"))
+    targets = [f"resources/tiny/{k}" for k in ("clip-RN", "clip-ViT", "stable-diffusion", "t5")]
+    out = subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--configfile",
+                          "config/demo.yaml"], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return root / "resources" / "tiny"

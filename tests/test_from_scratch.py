@@ -28,9 +28,15 @@ def test_a_random_resnet_learns_the_shapes_and_is_reproducible():
     hist = train_from_scratch(model, train, np.arange(len(train)), CFG, seed=0, progress=False)
     assert len(hist) == 6 and hist[-1]["loss"] < hist[0]["loss"]
     assert evaluate_model(model, test, 32, progress=False)["acc1"] > 50.0  # chance is 25
-    again = build_model("resnet10t", 4, seed=0)
-    assert all(torch.equal(a, b) for a, b in zip(build_model("resnet10t", 4, seed=0).state_dict().values(),
-                                                 again.state_dict().values()))
+    # the same seed trains to the same weights; another seed to other weights
+    def trained(seed):
+        m = build_model("resnet10t", 4, seed=seed)
+        train_from_scratch(m, train, np.arange(len(train)), {**CFG, "epochs": 1}, seed=seed, progress=False)
+        return list(m.state_dict().values())
+
+    first, again, other = trained(0), trained(0), trained(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))
 
 
 def test_an_unknown_model_name_is_one_line():

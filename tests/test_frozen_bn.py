@@ -57,6 +57,12 @@ def test_bn_in_train_mode_moves_the_statistics_and_the_test_result(rn):
     assert not model.visual.training and all(not m.training for m in bn_layers(model.visual))
     moved_feats = encode_images(model, preprocess, test, "cpu", progress=False)
     assert not np.allclose(moved_feats, frozen_feats, atol=1e-4)  # testing sees the drifted statistics
+    # the test result is the head on the drifted features, and it differs from the head on CLIP's statistics
+    with torch.no_grad():
+        moved_logits = head(torch.as_tensor(moved_feats)).numpy()
+        frozen_logits = head(torch.as_tensor(frozen_feats)).numpy()
+    assert np.abs(moved_logits - frozen_logits).max() > 1e-3
+    assert evaluate_images(model, preprocess, test, head, progress=False) == evaluate(head, moved_feats, test.labels)
     assert all(not p.requires_grad for p in model.visual.parameters())
 
 

@@ -114,3 +114,6 @@ def test_evaluate_top1_and_mean_per_class_recall():
     assert m["acc1"] == 75.0 and m["mean_per_class_recall"] == 75.0 and m["n"] == 4
     m = evaluate(Fixed(), logits, np.array([0, 0, 0, 1]))
     assert m["acc1"] == 100.0
+    # imbalanced: always predicting the majority class is 75 % accurate but recalls class 1 never
+    m = evaluate(Fixed(), np.array([[1, 0]] * 4, dtype=np.float32), np.array([0, 0, 0, 1]))
+    assert m["acc1"] == 75.0 and m["mean_per_class_recall"] == 50.0

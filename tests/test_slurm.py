@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import copy_workflow
 
 REPO = Path(__file__).resolve().parent.parent
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
@@ -35,9 +36,8 @@ def cluster(tmp_path_factory):
     subprocess.run(["bash", str(CLUSTER), "down"], env=env, capture_output=True, text=True)
 
 
-def _copy_workflow(root: Path) -> Path:
-    for d in ("workflow", "rules", "scripts", "config", "profiles", "envs", "synrec"):
-        shutil.copytree(REPO / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
+def _copy_workflow(root: Path, demo_models: Path) -> Path:
+    copy_workflow(root, demo_models)
     shutil.copy(REPO / "tests/slurm/demo-small.yaml", root / "small.yaml")
     return root
 
@@ -62,15 +62,16 @@ def _sacct(env, since):
     return [dict(zip(("id", "comment", "state", "tres"), line.split("|"))) for line in out.splitlines() if line]
 
 
-def test_readme_cluster_command_runs_jobs_under_slurm_survives_a_kill_and_matches_a_local_run(cluster, tmp_path):
+def test_readme_cluster_command_runs_jobs_under_slurm_survives_a_kill_and_matches_a_local_run(cluster, tmp_path,
+                                                                                             demo_models):
     env = {**cluster, "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     _install_profile(tmp_path / "xdg")
-    local = _copy_workflow(tmp_path / "local")
+    local = _copy_workflow(tmp_path / "local", demo_models)
     out = subprocess.run(_cmd("results/table1.csv", "--cores", "2"), cwd=local, env=env, capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stderr[-3000:]
 
-    project = _copy_workflow(tmp_path / "cluster")
+    project = _copy_workflow(tmp_path / "cluster", demo_models)
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
     run = subprocess.Popen(_cmd("--profile", "slurm", "results/table1.csv"), cwd=project, env=env,
                            stdout=open(tmp_path / "run.log", "w"),  # noqa: SIM115 (lives with the run)
@@ -107,8 +108,11 @@ def test_readme_cluster_command_runs_jobs_under_slurm_survives_a_kill_and_matche
     assert all("gres/gpu=1" in j["tres"] for j in generate)  # the GPU rule really got a (fake) GPU
     attempts = [j["state"].split()[0] for j in generate if j["comment"] == killed[1]]
     assert attempts[0] != "COMPLETED" and attempts[-1] == "COMPLETED", attempts
-    # nothing lost: the same table as the local run
+    # nothing lost: the same table as the local run, and one that holds learned numbers (chance is 25 %)
     assert (project / "results/table1.csv").read_text() == (local / "results/table1.csv").read_text()
+    with open(project / "results/table1.csv") as f:
+        row = next(r for r in csv.DictReader(f) if r["Dataset"] == "Demo-Shapes")
+    assert float(row["CLIP-RN50"]) > 35 and float(row["CLIP-RN50+SYN"]) != float(row["CLIP-RN50"])
     again = subprocess.run(_cmd("--profile", "slurm", "results/table1.csv"), cwd=project, env=env,
                            capture_output=True, text=True)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

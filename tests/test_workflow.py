@@ -4,13 +4,13 @@ workflow in a temp dir. Slow (a few minutes on 2 cores): marked `slow`, run by d
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_workflow
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -27,11 +27,8 @@ def snakemake(cwd, *args, check=True, overrides=()):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("wf")
-    for d in ("workflow", "rules", "scripts", "config", "profiles", "envs", "synrec"):
-        shutil.copytree(REPO / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
-    return root
+def project(tmp_path_factory, demo_models):
+    return copy_workflow(tmp_path_factory.mktemp("wf"), demo_models)
 
 
 def test_one_dataset_target_runs_only_its_own_jobs(project):
@@ -39,10 +36,10 @@ def test_one_dataset_target_runs_only_its_own_jobs(project):
     snakemake(project, target)
     rec = json.loads((project / target).read_text())
     assert rec["dataset"] == "demo_shapes" and rec["variant"] == "LE+CF-SCE" and rec["backbone"] == "RN50"
-    assert 0 <= rec["metrics"]["acc1"] <= 100 and rec["metrics"]["n"] == 64  # 4 classes x 16 test images
-    assert rec["n_train"] <= 4 * 8  # CF budget 8 per class out of 12 generated
+    assert 0 <= rec["metrics"]["acc1"] <= 100 and rec["metrics"]["n"] == 128  # 4 classes x 32 test images
+    assert rec["n_train"] == 4 * 8  # CF budget: 8 per class out of 16 generated
     assert rec["models"]["clip"]["model"] == "local-dir:resources/tiny/clip-RN" and rec["seed"] == 0
-    assert len(rec["history"]) == 5 and len(rec["config_hash"]) == 16
+    assert len(rec["history"]) == 100 and len(rec["config_hash"]) == 16
     assert not (project / "work/demo/demo_cifar").exists()  # the other dataset was not touched
     assert not (project / "work/demo/demo_shapes/features/ViT-B-16").exists()
     assert (project / "logs/classifier_tuning/demo_shapes-RN50-LE+CF-SCE.log").read_text().count("top-1") == 1
@@ -58,7 +55,8 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     # the table holds exactly what the result files say
     clip = json.loads((project / "results/zeroshot/demo_cifar/ViT-B-16/CLIP.json").read_text())
     assert rows[2][5] == f"{clip['metrics']['acc1']:.2f}"
-    assert (project / "results/table1.md").read_text().startswith("DEMO: tiny random-weight models")
+    assert (project / "results/table1.md").read_text().startswith("DEMO: a miniature")
+    check_zero_shot_effects(rows)
     assert (project / "results/table1.png").read_bytes()[:4] == b"\x89PNG"
     with open(project / "results/table2.csv") as f:
         t2 = list(csv.reader(f))
@@ -70,15 +68,16 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     assert t3[1][1:] == ["(zero-shot)", "head", "attnpool", "layer4", "layer3", "layer2", "layer1", "stem"]
     with open(project / "results/table4.csv") as f:
         t4 = list(csv.reader(f))
-    assert t4[0] == ["Real shot", "1", "2", "4", "Syn (10/class)"] and t4[1][0] == "Acc"
+    assert t4[0] == ["Real shot", "1", "2", "4", "Syn (16/class)"] and t4[1][0] == "Acc"
     syn = json.loads((project / "results/scratch/demo_cifar/resnet10t/syn.json").read_text())
-    assert syn["n_train"] == 4 * 10 and syn["settings"]["model"] == "resnet10t"
+    assert syn["n_train"] == 4 * 16 and syn["settings"]["model"] == "resnet10t"
+    assert float(t4[1][-1]) == round(syn["metrics"]["acc1"], 2) > 35  # from scratch on synthetic data: above chance
     # generation shards were temporary; the merged store holds 12 images for each of 4 classes
     assert not list((project / "work/demo/demo_shapes/synthetic/LE/shards").glob("*.h5"))
     from synrec.stores import ImageStore
 
     store = ImageStore(project / "work/demo/demo_shapes/synthetic/LE/images.h5")
-    assert len(store) == 48 and sorted(set(store.labels.tolist())) == [0, 1, 2, 3]
+    assert len(store) == 64 and sorted(set(store.labels.tolist())) == [0, 1, 2, 3]
     assert all(p.startswith("a photo of ") for p in store.prompts())
     check_few_shot_outputs(project)
     check_pretraining_outputs(project)
@@ -104,34 +103,77 @@ def check_few_shot_outputs(project):
 
     with open(project / "results/table5.csv") as f:
         t5 = list(csv.reader(f))
-    assert t5[0] == ["Dataset", "Shots", "B", "RF", "RG"] and t5[1][:2] == ["Demo-Shapes", "2"]
+    assert t5[0] == ["Dataset", "Shots", "B", "RF", "RG"] and t5[1][:2] == ["Demo-Shapes", "4"]
     assert " ± " in t5[1][2]  # mean ± std over the two split seeds
     with open(project / "results/table7.csv") as f:
-        assert [r[0] for r in csv.reader(f)] == ["M-shot", "1", "2"]
+        assert [r[0] for r in csv.reader(f)] == ["M-shot", "1", "4"]
     with open(project / "results/figure1.csv") as f:
         fig = list(csv.DictReader(f))
     assert {r["method"] for r in fig} == {"Zero-shot CLIP", "CT w. init", "Tip-Adapter", "Tip-Adapter-F", "CoOp",
                                          "CT w. Syn"}
     coop = json.loads((project / "results/fewshot/demo_shapes/RN50/1shot-seed2/coop.json").read_text())
-    assert coop["settings"]["epochs_run"] == 3 and len(coop["history"]) == 3 and coop["n_train"] == 4
+    assert coop["settings"]["epochs_run"] == 20 and len(coop["history"]) == 20 and coop["n_train"] == 4
     with open(project / "results/table6.csv") as f:
         t6 = list(csv.reader(f))
     assert t6[0] == ["Train data", "Freeze BN?", "Test Acc"] and [r[:2] for r in t6[1:]] == [
         ["Real", ""], ["Real", "yes"], ["Syn", ""], ["Syn", "yes"]]
-    frozen = json.loads((project / "results/frozen_bn/demo_shapes/RN50/2shot-seed1/syn-bn-frozen.json").read_text())
-    assert frozen["n_train"] == 4 * 8 and frozen["settings"]["loss"] == "SCE"  # the 2-shot RG images
+    frozen = json.loads((project / "results/frozen_bn/demo_shapes/RN50/4shot-seed1/syn-bn-frozen.json").read_text())
+    assert frozen["n_train"] == 4 * 6 and frozen["settings"]["loss"] == "SCE"  # the 4-shot RG images, not LE+CF's 32
     assert (project / "results/figure1.png").read_bytes()[:4] == b"\x89PNG"
-    tip = json.loads((project / "results/fewshot/demo_shapes/RN50/2shot-seed1/tip.json").read_text())
-    assert tip["shots"] == 2 and tip["split_seed"] == 1 and tip["n_train"] == 8
-    assert tip["settings"]["alpha"] in (1.0, 3.0) and tip["settings"]["beta"] in (1.0, 5.0)
-    split = json.loads((project / "work/demo/demo_shapes/fewshot/split-2shot-seed1.json").read_text())
-    assert len(split["train"]) == 8 and split["val_from"] == "val" and len(split["val"]) == 8
+    tip = json.loads((project / "results/fewshot/demo_shapes/RN50/4shot-seed1/tip.json").read_text())
+    assert tip["shots"] == 4 and tip["split_seed"] == 1 and tip["n_train"] == 16
+    check_tip_search(project, tip)
+    split = json.loads((project / "work/demo/demo_shapes/fewshot/split-4shot-seed1.json").read_text())
+    assert len(split["train"]) == 16 and split["val_from"] == "val" and len(split["val"]) == 16
     rg = ImageStore(project / "work/demo/demo_shapes/synthetic/RG-1shot-seed1/images.h5")
-    assert len(rg) == 4 * 8 and float(rg.attrs["strength"]) == 0.354
+    assert len(rg) == 4 * 6 and float(rg.attrs["strength"]) == 0.354
     assert set(rg.prompts()) == {"a photo of red circle", "a photo of green square", "a photo of blue triangle",
                                  "a photo of yellow cross"}  # RG uses the class-name (B) prompts
-    mix = json.loads((project / "results/fewshot/demo_shapes/RN50/2shot-seed2/mix-RF.json").read_text())
-    assert 0 < mix["settings"]["n_syn"] <= 4 * 8  # RF keeps a subset of the CLIP-filtered LE images
+    rf = json.loads((project / "results/fewshot/demo_shapes/RN50/4shot-seed2/mix-RF.json").read_text())
+    b = json.loads((project / "results/fewshot/demo_shapes/RN50/4shot-seed2/mix-B.json").read_text())
+    assert b["settings"]["n_syn"] == 4 * 8  # B: all the CLIP-filtered LE images
+    assert 0 < rf["settings"]["n_syn"] < b["settings"]["n_syn"]  # RF drops some of them
+    check_few_shot_effects(fig)
+
+
+def check_zero_shot_effects(rows):
+    """The paper's Table 1 effects in miniature: CLIP is above chance (25 % for 4 classes) on every demo dataset, and
+    tuning on its synthetic data (LE+CF-SCE) raises the average for each backbone."""
+    header, body = rows[0], rows[1:]
+    for backbone in ("RN50", "ViT-B-16"):
+        clip, syn = header.index(f"CLIP-{backbone}"), header.index(f"CLIP-{backbone}+SYN")
+        assert all(float(r[clip]) > 35 for r in body), (backbone, body)
+        average = body[-1]
+        assert average[0] == "Average" and float(average[syn]) > float(average[clip]) + 1, (backbone, average)
+
+
+def check_few_shot_effects(fig):
+    """More real shots help the methods that learn from them (Figure 1's rising curves)."""
+    acc = {(r["method"], int(r["shots"])): float(r["acc1_mean"]) for r in fig}
+    assert acc[("CT w. init", 4)] > acc[("CT w. init", 1)] + 10, acc
+    assert acc[("Tip-Adapter-F", 4)] > acc[("Tip-Adapter-F", 1)] + 10, acc
+    assert acc[("Tip-Adapter", 4)] > acc[("Tip-Adapter", 1)], acc
+
+
+def check_tip_search(project, tip):
+    """Tip-Adapter's alpha/beta come from a search on the few-shot val set that is not a tie across the grid."""
+    import torch
+
+    from synrec.stores import read_features
+    from synrec.tip_adapter import one_hot, tip_logits
+
+    feats = project / "work/demo/demo_shapes/features/RN50"
+    split = json.loads((project / "work/demo/demo_shapes/fewshot/split-4shot-seed1.json").read_text())
+    train_x, train_y, _ = read_features(feats / "train.h5")
+    val_x, val_y, _ = read_features(feats / "val.h5")
+    head = torch.load(project / "work/demo/demo_shapes/heads/RN50.pt", weights_only=True)
+    keys = torch.as_tensor(train_x[split["train"]], dtype=torch.float32)
+    values = one_hot(train_y[split["train"]], 4)
+    vx, vy = val_x[split["val"]], val_y[split["val"]]
+    grid = {(a, b): float((tip_logits(vx, head["class_emb"], keys, values, a, b, head["logit_scale"]).argmax(1).numpy()
+                           == vy).mean()) for a in (0.3, 1.0, 3.0, 10.0) for b in (1.0, 3.0, 10.0)}
+    assert len(set(grid.values())) > 1, grid  # the grid pairs do not all tie
+    assert grid[(tip["settings"]["alpha"], tip["settings"]["beta"])] == max(grid.values()), (tip["settings"], grid)
 
 
 def check_pretraining_outputs(project):
@@ -167,6 +209,7 @@ def check_pretraining_outputs(project):
 
 
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):
+    snakemake(project, "resources/demo-data/demo_shapes")  # the demo data, when this test runs alone
     out = snakemake(project, "-n", "--config", "ct=5", check=False)
     assert out.returncode != 0
     lines = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("synrec:")]
