@@ -41,7 +41,7 @@ slurm-profile:
 # Style gates (CI runs this before the tests): ruff (pyproject.toml [tool.ruff]), snakefmt, Snakemake's own linter.
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/snakefmt --check workflow/Snakefile rules/
+	$(BIN)/snakefmt --check workflow/Snakefile rules/*.smk
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --configfile config/demo.yaml
 
 dry-run: $(STAMP)

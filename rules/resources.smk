@@ -14,10 +14,10 @@ rule tiny_model:
         benchmark_path("tiny_model", "{kind}")
     wildcard_constraints:
         kind="clip-RN|clip-ViT|stable-diffusion|t5",
+    priority: 50  # Stable Diffusion's training is the demo's critical path: start the models first
     conda:
         "../envs/synrec.yaml"
     threads: 1
-    priority: 50  # Stable Diffusion's training is the demo's critical path: start the models first
     params:
         words=sorted({w for d in CLASS_LISTS.values() for c in d["classnames"] for w in c.lower().split()}),
         training=config["demo_models"],
