@@ -195,7 +195,7 @@ def check_pretraining_outputs(project):
     moco = json.loads((project / "results/transfer/voc/resnet10t/mocov2/IN-2K/M/random.json").read_text())
     assert tables["table11"][3][4] == f"{moco['metrics']['ap50']:.2f}" and moco["n_train"] == 24
     c100 = json.loads((project / "results/transfer/cifar/resnet10t/supervised/C100/M/random.json").read_text())
-    assert tables["table8"][2][4] == f"{c100['metrics']['acc1']:.2f}" and c100["metrics"]["n"] == 4 * 16
+    assert tables["table8"][2][4] == f"{c100['metrics']['acc1']:.2f}" and c100["metrics"]["n"] == 4 * 32
     # the pre-trained backbone: M = 64 images over IN-2K's 8 classes, read as a prefix of the shared shards
     ck = torch.load(project / "work/demo/pretrain/models/mocov2/resnet10t/IN-2K/M/random.pt", weights_only=False)
     assert ck["images"] == 64 and ck["method"] == "mocov2" and not any(k.startswith("fc.") for k in ck["backbone"])
