@@ -37,35 +37,15 @@ HEADER = ["target", "rule", "jobs", "attempts", "failed_attempts", "wall_hours",
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (.*?)\)")
 
 
-def parse_dry_run(text: str) -> set[tuple[str, str]]:
-    """``{(rule, wildcard values joined by '_')}`` of the jobs a ``snakemake -n`` listing shows."""
-    jobs, rule = set(), None
-    for line in text.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):$", line.strip())
-        if m:
-            if rule is not None:
-                jobs.add((rule, ""))
-            rule = m.group(1)
-            continue
-        m = re.match(r"^wildcards: (.*)$", line.strip())
-        if m and rule is not None:
-            values = [kv.split("=", 1)[1] for kv in re.split(r", (?=\w+=)", m.group(1))]
-            jobs.add((rule, "_".join(values).replace("/", "_")))
-            rule = None
-    if rule is not None:
-        jobs.add((rule, ""))
-    return jobs
-
-
-def parse_dry_run_benchmarks(text: str) -> dict[tuple[str, str], tuple[str, int]]:
-    """``{(rule, wildcards): (benchmark file, GPUs requested)}`` of the jobs in a ``snakemake -n`` listing that
-    write a benchmark file."""
+def parse_dry_run_jobs(text: str) -> dict[tuple[str, str], tuple[str | None, int]]:
+    """``{(rule, wildcard values joined by '_'): (benchmark file or None, GPUs requested)}`` of the jobs a
+    ``snakemake -n`` listing shows."""
     found, rule, bench, gpus, key = {}, None, None, 0, ""
     for line in text.splitlines() + ["rule end:"]:
         line = line.strip()
         m = re.match(r"^(?:local)?rule (\w+):$", line)
         if m:
-            if rule is not None and bench is not None:
+            if rule is not None:
                 found[(rule, key)] = (bench, gpus)
             rule, bench, gpus, key = m.group(1), None, 0, ""
         elif line.startswith("benchmark: "):
@@ -77,6 +57,16 @@ def parse_dry_run_benchmarks(text: str) -> dict[tuple[str, str], tuple[str, int]
             m = re.search(r"\bgpu=(\d+)", line)
             gpus = int(m.group(1)) if m else 0
     return found
+
+
+def parse_dry_run(text: str) -> set[tuple[str, str]]:
+    """``{(rule, wildcard values joined by '_')}`` of the jobs a ``snakemake -n`` listing shows."""
+    return set(parse_dry_run_jobs(text))
+
+
+def parse_dry_run_benchmarks(text: str) -> dict[tuple[str, str], tuple[str, int]]:
+    """``{(rule, wildcards): (benchmark file, GPUs requested)}`` of the listed jobs that write a benchmark file."""
+    return {job: info for job, info in parse_dry_run_jobs(text).items() if info[0] is not None}
 
 
 def dry_run(target: str, snakemake_args: list[str], cwd=None, workflow_profile: bool = False) -> str:

@@ -7,8 +7,9 @@ them through the same code paths as real weights.
   (8 colours x 4 shapes, several templates). The demo datasets' test pictures are in the *photo* style (dark noisy
   backgrounds, smaller shapes, jittered colours): the domain gap keeps zero-shot above chance but below ceiling.
 * **Stable Diffusion**: the VAE learns to reconstruct photo-style pictures; the UNet learns to denoise their latents
-  conditioned on captions (10 % dropped, for classifier-free guidance). Its text encoder is the demo CLIP-RN's text
-  tower converted to transformers' ``CLIPTextModel`` and kept frozen, as Stable Diffusion keeps OpenAI CLIP's.
+  conditioned on captions (10 % dropped, for classifier-free guidance). Its text encoder starts as the demo CLIP-RN's
+  text tower (Stable Diffusion conditions on a CLIP text tower) converted to transformers' ``CLIPTextModel``, and is
+  trained with the UNet: a 1-layer tower kept frozen gave the UNet too little colour signal.
   So the generator draws the prompted colour and shape in the test pictures' style, as the paper's generator knows
   the look of real photographs that its CLIP filter and classifier are tested on.
 * **T5** word-to-sentence: keyword -> sentence pairs (``"red circle" -> "a red circle on a dark table."``), so LE
@@ -55,10 +56,11 @@ def _world_names() -> list[str]:
     return [f"{c} {s}" for c in demo_data.COLOURS for s in demo_data.SHAPES]
 
 
-def _clip_batch(rng: np.random.Generator, batch: int, size: int = 32):
+def _world_batch(rng: np.random.Generator, batch: int, draw, size: int = 32):
+    """``batch`` pictures of random world names drawn by ``draw`` (a demo_data style), with random captions."""
     names = _world_names()
     picks = rng.integers(len(names), size=batch)
-    images = np.stack([demo_data.draw_clip_world(names[i], size, rng) for i in picks])
+    images = np.stack([draw(names[i], size, rng) for i in picks])
     captions = [CAPTIONS[rng.integers(len(CAPTIONS))].format(names[i]) for i in picks]
     return images, captions
 
@@ -94,7 +96,7 @@ def _train_clip(out: Path, seed: int, steps: int, batch: int, lr: float, progres
     loss_fn = ClipLoss()
     model.train()
     for step in range(steps):
-        images, captions = _clip_batch(rng, batch)
+        images, captions = _world_batch(rng, batch, demo_data.draw_clip_world)
         image_f, text_f, scale = model(_to_clip_input(images, size, mean, std), tokenizer(captions))
         loss = loss_fn(image_f, text_f, scale)
         opt.zero_grad()
@@ -153,22 +155,21 @@ def clip_text_to_transformers(clip_model):
     return hf.eval()
 
 
-def _photo_batch(rng: np.random.Generator, batch: int, size: int = 32):
-    names = _world_names()
-    picks = rng.integers(len(names), size=batch)
-    images = np.stack([demo_data.draw_shape(names[i], size, rng) for i in picks])
-    captions = [CAPTIONS[rng.integers(len(CAPTIONS))].format(names[i]) for i in picks]
+def _photo_batch(rng: np.random.Generator, batch: int):
+    """Photo-style pictures as Stable Diffusion's input range [-1, 1], with their captions."""
+    images, captions = _world_batch(rng, batch, demo_data.draw_shape)
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1, captions
 
 
 def train_demo_stable_diffusion(out_dir: str | Path, clip_dir: str | Path, seed: int = 0, vae_steps: int = 200,
                                 unet_steps: int = 600, batch: int = 32, lr: float = 2e-3, vae_lr: float = 1e-3,
                                 progress=None) -> Path:
-    """Train the tiny Stable Diffusion on photo-style pictures (VAE, then UNet under the demo CLIP's frozen text
-    tower) and save it as a diffusers pipeline folder."""
+    """Train the tiny Stable Diffusion on photo-style pictures (the VAE, then the UNet with the text encoder that
+    starts as the demo CLIP's text tower) and save it as a diffusers pipeline folder."""
+    import tempfile
+
     import open_clip
     from diffusers import DDPMScheduler
-    from transformers import CLIPTokenizer
 
     rng = np.random.default_rng(seed)
     parts = tiny.tiny_stable_diffusion_parts(seed)
@@ -193,13 +194,8 @@ def train_demo_stable_diffusion(out_dir: str | Path, clip_dir: str | Path, seed:
         scale = float(1 / vae.encode(_photo_batch(rng, 256)[0]).latent_dist.sample().std())
     vae.register_to_config(scaling_factor=scale)
 
-    # the tokenizer the pipeline will use (open_clip's BPE table, as tiny.build_tiny_stable_diffusion writes it)
-    tmp_tok = Path(out_dir).with_name(Path(out_dir).name + ".tok")
-    tmp_tok.mkdir(parents=True, exist_ok=True)
-    tiny._write_clip_bpe_vocab(tmp_tok)
-    special = "<start_of_text>", "<end_of_text>"
-    tokenizer = CLIPTokenizer(str(tmp_tok / "vocab.json"), str(tmp_tok / "merges.txt"), bos_token=special[0],
-                              eos_token=special[1], pad_token=special[1], unk_token=special[1], model_max_length=77)
+    with tempfile.TemporaryDirectory() as folder:  # the tokenizer the saved pipeline gets
+        tokenizer = tiny.clip_bpe_tokenizer(Path(folder))
     noise_sched = DDPMScheduler.from_config(parts["scheduler"].config)
     opt = torch.optim.AdamW([*unet.parameters(), *text_encoder.parameters()], lr=lr)
     unet.train()
@@ -221,7 +217,6 @@ def train_demo_stable_diffusion(out_dir: str | Path, clip_dir: str | Path, seed:
             progress("unet", step, loss.item())
     unet.eval()
     text_encoder.eval()
-    shutil.rmtree(tmp_tok, ignore_errors=True)
     with _staged(out_dir) as tmp:
         tiny.build_tiny_stable_diffusion(tmp, seed, parts=parts)
     return Path(out_dir)
@@ -233,8 +228,9 @@ def _sentence_pairs(names: list[str]) -> list[tuple[str, str]]:
 
 def train_demo_t5(out_dir: str | Path, words: list[str] = (), seed: int = 0, steps: int = 300, batch: int = 32,
                   lr: float = 3e-3, progress=None) -> Path:
-    """Train the tiny T5 to write a sentence around a keyword (the world's names plus ``words``' colour-shape
-    pairs), then save it with its tokenizer (``AutoModelForSeq2SeqLM`` / ``AutoTokenizer`` loadable)."""
+    """Train the tiny T5 to write a sentence around each of the world's names, then save it with its tokenizer
+    (``AutoModelForSeq2SeqLM`` / ``AutoTokenizer`` loadable); ``words`` (the datasets' class-name words) join the
+    tokenizer's vocabulary."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     names = sorted(set(_world_names()))

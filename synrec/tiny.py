@@ -125,26 +125,26 @@ def tiny_stable_diffusion_parts(seed: int = 0) -> dict:
     return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "scheduler": scheduler}
 
 
+def clip_bpe_tokenizer(folder: Path):
+    """transformers' ``CLIPTokenizer`` over open_clip's shipped BPE table (vocab files written to ``folder``), with
+    the special tokens spelled as that table spells them."""
+    from transformers import CLIPTokenizer
+
+    _write_clip_bpe_vocab(folder)
+    special = "<start_of_text>", "<end_of_text>"
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), bos_token=special[0],
+                         eos_token=special[1], pad_token=special[1], unk_token=special[1], model_max_length=77)
+
+
 def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0, parts: dict | None = None) -> Path:
     """Write a diffusers ``StableDiffusionPipeline`` directory with tiny UNet, VAE and text encoder (random ones
     from :func:`tiny_stable_diffusion_parts`, or the given ``parts``)."""
     from diffusers import StableDiffusionPipeline
-    from transformers import CLIPTokenizer
 
     parts = parts or tiny_stable_diffusion_parts(seed)
     out, tmp = _staging(out_dir)
     (tmp / "bpe").mkdir()
-    _write_clip_bpe_vocab(tmp / "bpe")
-    special = "<start_of_text>", "<end_of_text>"
-    tokenizer = CLIPTokenizer(
-        str(tmp / "bpe" / "vocab.json"),
-        str(tmp / "bpe" / "merges.txt"),
-        bos_token=special[0],
-        eos_token=special[1],
-        pad_token=special[1],
-        unk_token=special[1],
-        model_max_length=77,
-    )
+    tokenizer = clip_bpe_tokenizer(tmp / "bpe")
     pipe = StableDiffusionPipeline(
         **parts,
         tokenizer=tokenizer,
