@@ -10,6 +10,7 @@ from synrec.errors import SynrecError
 from synrec.models import pick_device
 from synrec.results import check_same_model, result_record
 from synrec.runlog import rule_log
+from synrec.seeds import name_order
 from synrec.stores import read_features
 
 sm = snakemake  # noqa: F821
@@ -25,10 +26,13 @@ with rule_log(sm.log, f"classifier_tuning {w.dataset} {w.backbone} {w.data}-{w.l
                 raise SynrecError(f"{sm.input.keep} filters other images than {sm.input.train}; rerun clip_filter")
             keep = f["keep"][:]
         x, y = x[keep], y[keep]
+    order = name_order(y, head0["classnames"])  # the synthetic store is in label order; train in name order
+    x, y = x[order], y[order]
     head, history = train_ct(x, y, head0["class_emb"], sm.params.ct, w.loss, sm.params.sce, sm.params.seed,
                              pick_device(sm.params.device), logit_scale=head0["logit_scale"])
     metrics = evaluate(head, xt, yt)
     print(f"top-1 {metrics['acc1']:.2f} on {metrics['n']} test images after {len(history)} epochs")
     write_json(sm.output[0], result_record(sm.config, w.dataset, w.backbone, f"{w.data}-{w.loss}", metrics,
                                            n_train=len(y), seed=sm.params.seed,
-                                           settings={"ct": sm.params.ct, "sce": sm.params.sce}, history=history))
+                                           settings={"ct": sm.params.ct, "sce": sm.params.sce}, history=history,
+                                           classnames=head0["classnames"]))

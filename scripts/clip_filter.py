@@ -15,7 +15,7 @@ with rule_log(sm.log, f"clip_filter {sm.wildcards.dataset} {sm.wildcards.strateg
     feats, labels, parts = read_features(sm.input.features)
     head = torch.load(sm.input.head, weights_only=True)
     conf = clip_confidence(feats, labels, head["class_emb"], scale=head["logit_scale"])
-    keep = clip_filter(conf, labels, len(head["classnames"]), cfg["threshold"], cfg["budget"], sm.params.seed)
+    keep = clip_filter(conf, labels, head["classnames"], cfg["threshold"], cfg["budget"], sm.params.seed)
     with atomic_path(sm.output[0]) as tmp, h5py.File(tmp, "w") as f:
         f["keep"], f["confidence"] = keep, conf
         f.attrs["images"] = parts["images"]

@@ -32,4 +32,4 @@ with rule_log(sm.log, f"coop {w.dataset} {w.backbone} {w.shots}-shot seed {w.fse
     write_json(sm.output[0], result_record(
         sm.config, w.dataset, w.backbone, "coop", metrics, n_train=len(split["train"]), seed=sm.params.seed,
         settings={**cfg, "epochs_run": epochs}, history=history,
-        extra={"study": "few-shot", "shots": int(w.shots), "split_seed": int(w.fseed)}))
+        extra={"study": "few-shot", "shots": int(w.shots), "split_seed": int(w.fseed)}, classnames=ds["classnames"]))

@@ -12,6 +12,7 @@ from synrec.few_shot_methods import run_method
 from synrec.models import pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log
+from synrec.seeds import name_order
 from synrec.stores import read_features
 
 sm = snakemake  # noqa: F821
@@ -32,11 +33,12 @@ with rule_log(sm.log, f"few_shot_train {w.dataset} {w.backbone} {w.shots}-shot s
             with h5py.File(keep_file, "r") as f:
                 keep = f["keep"][:]
             sx, sy = sx[keep], sy[keep]
-        data["syn_x"], data["syn_y"] = sx, sy
+        order = name_order(sy, head["classnames"])  # the synthetic store is in label order; train in name order
+        data["syn_x"], data["syn_y"] = sx[order], sy[order]
     out = run_method(w.method, data, sm.params.few_shot, sm.params.sce, sm.params.seed, pick_device(sm.params.device))
     print(f"{w.method}: top-1 {out['metrics']['acc1']:.2f}")
     details = out["details"]
     write_json(sm.output[0], result_record(
         sm.config, w.dataset, w.backbone, w.method, out["metrics"], n_train=len(split["train"]), seed=sm.params.seed,
         settings={k: v for k, v in details.items() if k != "history"}, history=details.get("history"),
-        extra={"study": "few-shot", "shots": int(w.shots), "split_seed": int(w.fseed)}))
+        extra={"study": "few-shot", "shots": int(w.shots), "split_seed": int(w.fseed)}, classnames=head["classnames"]))

@@ -13,6 +13,7 @@ from synrec.from_scratch import build_model, evaluate_model, per_class_subset, t
 from synrec.models import pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
+from synrec.seeds import name_order
 from synrec.stores import open_synthetic
 
 sm = snakemake  # noqa: F821
@@ -24,11 +25,12 @@ with rule_log(sm.log, f"from_scratch {w.dataset} {w.tsource}"):
     if w.tsource == "syn":
         source, pool = open_synthetic(sm.input.syn, sm.input.get("keep"))
         per_class = cfg["syn_per_class"]
-        indices = pool[per_class_subset(source.labels[pool], per_class, sm.params.seed, n_classes)]
+        indices = pool[per_class_subset(source.labels[pool], per_class, sm.params.seed, ds["classnames"])]
+        indices = indices[name_order(source.labels[indices], ds["classnames"])]  # train in class-name order
     else:
         source = load_split(ds, sm.params.data_root, sm.params.train_split)
         per_class = int(w.tsource.removeprefix("real-"))
-        indices = per_class_subset(source.labels, per_class, sm.params.seed, n_classes)
+        indices = per_class_subset(source.labels, per_class, sm.params.seed, ds["classnames"])
     print(f"{w.tsource}: {len(indices)} images ({per_class} per class asked), model {cfg['model']} from scratch")
     device = pick_device(sm.params.device)
     model = build_model(cfg["model"], n_classes, sm.params.seed)
@@ -42,5 +44,6 @@ with rule_log(sm.log, f"from_scratch {w.dataset} {w.tsource}"):
     print(f"{w.tsource}: top-1 {metrics['acc1']:.2f}")
     write_json(sm.output[0], result_record(
         sm.config, w.dataset, cfg["model"], w.tsource, metrics, n_train=len(indices), seed=sm.params.seed,
-        settings=cfg, history=history, extra={"study": "from-scratch", "per_class": per_class}))
+        settings=cfg, history=history, extra={"study": "from-scratch", "per_class": per_class},
+        classnames=ds["classnames"]))
     ckpt.unlink(missing_ok=True)  # done: nothing left to resume

@@ -14,6 +14,7 @@ from synrec.image_ct import evaluate_images, train_image_ct
 from synrec.models import load_clip, pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
+from synrec.seeds import name_order
 from synrec.stores import open_synthetic
 
 sm = snakemake  # noqa: F821
@@ -31,6 +32,7 @@ with rule_log(sm.log, f"frozen_bn {w.dataset} {w.backbone} {w.shots}-shot seed {
         indices = json.loads(Path(sm.input.split).read_text())["train"]
     else:
         source, indices = open_synthetic(sm.input.syn, sm.input.get("keep"))
+        indices = indices[name_order(source.labels[indices], ds["classnames"])]  # train in class-name order
     print(f"{len(indices)} {w.tdata} images, {len(bn_layers(model.visual))} BatchNorm layers, {w.bn}, loss {loss}")
     head, history = train_image_ct(model, preprocess, source, indices, head0["class_emb"], tuning, loss, sm.params.sce,
                                    freeze_bn=w.bn == "bn-frozen", seed=sm.params.seed, device=device,
@@ -41,4 +43,5 @@ with rule_log(sm.log, f"frozen_bn {w.dataset} {w.backbone} {w.shots}-shot seed {
     write_json(sm.output[0], result_record(
         sm.config, w.dataset, w.backbone, f"{w.tdata}-{w.bn}", metrics, n_train=len(indices), seed=sm.params.seed,
         settings={**tuning, "loss": loss, "synthetic": sm.params.synthetic if w.tdata == "syn" else None},
-        history=history, extra={"study": "frozen-bn", "shots": int(w.shots), "split_seed": int(w.fseed)}))
+        history=history, extra={"study": "frozen-bn", "shots": int(w.shots), "split_seed": int(w.fseed)},
+        classnames=ds["classnames"]))

@@ -13,7 +13,8 @@ with rule_log(sm.log, f"generate {sm.wildcards.dataset} {sm.wildcards.strategy} 
     record = json.loads(Path(sm.input.prompts).read_text())
     gen = {**sm.params.generation, **throughput_settings(sm, "generation")}
     labels = chunk_classes(int(sm.wildcards.chunk), len(record["classnames"]), gen["classes_per_job"])
-    plan = plan_images(record["dataset"], labels, record["prompts"], gen["images_per_class"], sm.params.seed)
+    plan = plan_images(record["dataset"], labels, record["prompts"], gen["images_per_class"], sm.params.seed,
+                       record["classnames"])
     print(f"classes {labels[0]}..{labels[-1]}: {len(plan)} images")
     pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device))
     attrs = {"dataset": record["dataset"], "strategy": record["strategy"], "model": sm.params.model["model"]}

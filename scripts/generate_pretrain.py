@@ -17,7 +17,7 @@ with rule_log(sm.log, f"generate_pretrain {w.classlist} block {w.block}"):
     split = sm.params.split
     labels, start, stop = block_range(w.block, len(record["classnames"]), sm.params.images_per_class,
                                       split["classes_per_job"], split["images_per_job"])
-    plan = plan_block(w.classlist, labels, record["prompts"], start, stop, sm.params.seed)
+    plan = plan_block(w.classlist, labels, record["prompts"], start, stop, sm.params.seed, record["classnames"])
     print(f"classes {labels[0]}..{labels[-1]}, images {start}..{stop - 1} of each: {len(plan)} images")
     pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device))
     gen = {**sm.params.generation, "batch_size": throughput_settings(sm, "generation")["batch_size"]}

@@ -11,6 +11,7 @@ from synrec.models import load_clip, pick_device
 from synrec.partial_tuning import share_tuned, tuned_parameters
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
+from synrec.seeds import name_order
 from synrec.stores import open_synthetic
 
 sm = snakemake  # noqa: F821
@@ -22,6 +23,7 @@ with rule_log(sm.log, f"partial_tuning {w.dataset} {w.backbone} down to {w.level
     model, preprocess, _ = load_clip(sm.params.model, device)
     head0 = torch.load(sm.input.head, weights_only=True)
     source, indices = open_synthetic(sm.input.syn, sm.input.get("keep"))
+    indices = indices[name_order(source.labels[indices], ds["classnames"])]  # train in class-name order
     tune = tuned_parameters(model.visual, w.level)
     n_tuned, share = share_tuned(model.visual, head0["class_emb"].numel() + head0["class_emb"].shape[0], w.level)
     print(f"{len(indices)} {sm.params.data} images; tuning {n_tuned:,} parameters ({share:.2f}% of encoder + head)")
@@ -34,4 +36,5 @@ with rule_log(sm.log, f"partial_tuning {w.dataset} {w.backbone} down to {w.level
     write_json(sm.output[0], result_record(
         sm.config, w.dataset, w.backbone, f"tune-{w.level}", metrics, n_train=len(indices), seed=sm.params.seed,
         settings={**sm.params.tuning, "loss": sm.params.loss, "data": sm.params.data}, history=history,
-        extra={"study": "partial-tuning", "level": w.level, "params_tuned": n_tuned, "share_tuned": share}))
+        extra={"study": "partial-tuning", "level": w.level, "params_tuned": n_tuned, "share_tuned": share},
+        classnames=ds["classnames"]))

@@ -25,7 +25,7 @@ with rule_log(sm.log, f"real_guidance {w.dataset} {w.shots}-shot seed {w.fseed} 
         shots[int(train.labels[idx])].append(idx)
     labels = chunk_classes(int(w.chunk), len(ds["classnames"]), rg["classes_per_job"])
     plan = plan_guided_images(ds["name"], {c: shots[c] for c in labels}, prompts, rg["images_per_class"],
-                              sm.params.seed, tag=f"RG-{w.shots}shot-seed{w.fseed}")
+                              sm.params.seed, tag=f"RG-{w.shots}shot-seed{w.fseed}", classnames=ds["classnames"])
     pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device), img2img=True)
     strength = rg["strength"] if rg["strength"] is not None else rg_strength(
         int(w.shots), pipe.scheduler.alphas_cumprod, rg["refer_iters"])

@@ -18,4 +18,4 @@ with rule_log(sm.log, f"zeroshot_clip {w.dataset} {w.backbone}"):
     metrics = evaluate(ClassifierHead(head0["class_emb"], head0["logit_scale"]), xt, yt)
     print(f"top-1 {metrics['acc1']:.2f}")
     write_json(sm.output[0], result_record(sm.config, w.dataset, w.backbone, "CLIP", metrics, n_train=0,
-                                           seed=sm.params.seed))
+                                           seed=sm.params.seed, classnames=head0["classnames"]))

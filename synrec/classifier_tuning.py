@@ -93,9 +93,14 @@ def evaluate(head: nn.Module, features: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def metrics_from_logits(logits: torch.Tensor, labels) -> dict:
-    pred = torch.as_tensor(logits).argmax(-1).numpy()
+    """Top-1 accuracy, mean per-class recall (over the classes present) and each class's recall, by label (``None``
+    for a class without test images), in percent."""
+    logits = torch.as_tensor(logits)
+    pred = logits.argmax(-1).numpy()
     labels = np.asarray(labels)
     correct = pred == labels
-    recalls = [correct[labels == c].mean() for c in np.unique(labels)]
-    return {"acc1": 100.0 * float(correct.mean()), "mean_per_class_recall": 100.0 * float(np.mean(recalls)),
-            "n": int(len(labels))}
+    recall = [100.0 * float(correct[labels == c].mean()) if (labels == c).any() else None
+              for c in range(logits.shape[-1])]
+    present = [r for r in recall if r is not None]
+    return {"acc1": 100.0 * float(correct.mean()), "mean_per_class_recall": float(np.mean(present)),
+            "n": int(len(labels)), "recall_per_class": recall}

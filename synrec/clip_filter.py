@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .seeds import derive_seed
+
 
 def clip_confidence(features: np.ndarray, labels: np.ndarray, class_emb: torch.Tensor, scale: float = 100.0):
     """Softmax probability of each image's own class under the zero-shot head."""
@@ -20,18 +22,18 @@ def clip_confidence(features: np.ndarray, labels: np.ndarray, class_emb: torch.T
     return probs[torch.arange(len(labels)), torch.as_tensor(labels)].numpy()
 
 
-def clip_filter(confidence: np.ndarray, labels: np.ndarray, n_classes: int, threshold: float | None = None,
+def clip_filter(confidence: np.ndarray, labels: np.ndarray, classnames: list[str], threshold: float | None = None,
                 budget: int | None = 800, seed: int = 0) -> np.ndarray:
-    """Sorted indices of the images kept."""
-    thr = 1.0 / n_classes if threshold is None else threshold
-    rng = np.random.default_rng(seed)
+    """Sorted indices of the images kept. A class's random draw is keyed on its name, not its label."""
+    thr = 1.0 / len(classnames) if threshold is None else threshold
     keep = []
-    for c in range(n_classes):
+    for c, name in enumerate(classnames):
         idx = np.flatnonzero(labels == c)
         above = idx[confidence[idx] > thr]
         if budget is None:
             keep.append(above)
         elif len(above) >= budget:
+            rng = np.random.default_rng(derive_seed(seed, "clip-filter", name))
             keep.append(rng.choice(above, size=budget, replace=False))
         else:  # fewer than the budget pass: top-k by confidence, as the paper's code does
             order = idx[np.argsort(-confidence[idx], kind="stable")]

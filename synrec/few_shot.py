@@ -13,27 +13,28 @@ import numpy as np
 from .seeds import derive_seed
 
 
-def sample_shots(labels: np.ndarray, k: int, seed: int, n_classes: int | None = None) -> np.ndarray:
-    """Sorted indices of ``k`` items per class (all of a class that has fewer), reproducible from ``seed``."""
+def sample_shots(labels: np.ndarray, k: int, seed: int, classnames: list[str]) -> np.ndarray:
+    """Sorted indices of ``k`` items per class (all of a class that has fewer), reproducible from ``seed``; a class's
+    draw is keyed on its name, so it does not change when classes are relabelled or reordered."""
     labels = np.asarray(labels)
-    n_classes = int(labels.max()) + 1 if n_classes is None else n_classes
     picked = []
-    for c in range(n_classes):
+    for c, name in enumerate(classnames):
         idx = np.flatnonzero(labels == c)
-        rng = np.random.default_rng(derive_seed(seed, "shots", k, c))
+        rng = np.random.default_rng(derive_seed(seed, "shots", k, name))
         picked.append(rng.choice(idx, size=min(k, len(idx)), replace=False))
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
 
 
-def few_shot_split(train_labels: np.ndarray, val_labels: np.ndarray | None, k: int, seed: int, n_classes: int) -> dict:
+def few_shot_split(train_labels: np.ndarray, val_labels: np.ndarray | None, k: int, seed: int,
+                   classnames: list[str]) -> dict:
     """``{"train": indices into the train split, "val": indices, "val_from": "val" | "train"}`` for one (K, seed).
 
     Without a val split distinct from the test split (ImageNet's 'val' *is* its test set) the validation images
     are drawn from the train split, never overlapping the shots."""
-    shots = sample_shots(train_labels, k, seed, n_classes)
+    shots = sample_shots(train_labels, k, seed, classnames)
     if val_labels is not None:
-        return {"train": shots, "val": sample_shots(val_labels, min(k, 4), derive_seed(seed, "val"), n_classes),
+        return {"train": shots, "val": sample_shots(val_labels, min(k, 4), derive_seed(seed, "val"), classnames),
                 "val_from": "val"}
     rest = np.setdiff1d(np.arange(len(train_labels)), shots)
-    val = rest[sample_shots(np.asarray(train_labels)[rest], min(k, 4), derive_seed(seed, "val"), n_classes)]
+    val = rest[sample_shots(np.asarray(train_labels)[rest], min(k, 4), derive_seed(seed, "val"), classnames)]
     return {"train": shots, "val": np.sort(val), "val_from": "train"}

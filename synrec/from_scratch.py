@@ -34,9 +34,9 @@ def transforms(image_size: int):
             create_transform(image_size, is_training=False, crop_pct=1.0))
 
 
-def per_class_subset(labels, per_class: int, seed: int, n_classes: int) -> np.ndarray:
+def per_class_subset(labels, per_class: int, seed: int, classnames: list[str]) -> np.ndarray:
     """``per_class`` images of each class (all a class has, if fewer), reproducible from ``seed``."""
-    return sample_shots(np.asarray(labels), per_class, derive_seed(seed, "from-scratch"), n_classes)
+    return sample_shots(np.asarray(labels), per_class, derive_seed(seed, "from-scratch"), classnames)
 
 
 def train_from_scratch(model, source, indices, cfg: dict, seed: int = 0, device="cpu", num_workers: int = 0,

@@ -1,6 +1,6 @@
 """Text-to-image generation of synthetic training images, one shard per group of classes.
 
-Each image has its own seed, ``derive_seed(seed, dataset, class, index)``, used for a CPU ``torch.Generator`` that
+Each image has its own seed, ``derive_seed(seed, dataset, class name, index)``, used for a CPU ``torch.Generator`` that
 draws its initial noise: an image does not depend on batch size, job split or device placement of its neighbours,
 so a killed job resumes where it stopped and a rerun reproduces the same images (on the same hardware and library
 versions). Images are resized to ``store_size`` and stored PNG-encoded in an HDF5 shard with their prompt and seed,
@@ -33,10 +33,13 @@ def chunk_classes(chunk: int, n_classes: int, classes_per_job: int) -> list[int]
     return list(range(chunk * classes_per_job, min(n_classes, (chunk + 1) * classes_per_job)))
 
 
-def plan_images(dataset: str, labels: list[int], prompts: list[list[str]], images_per_class: int, seed: int):
-    """``[(label, index, prompt, seed), ...]`` for every image of the given classes, in storage order."""
+def plan_images(dataset: str, labels: list[int], prompts: list[list[str]], images_per_class: int, seed: int,
+                classnames: list[str]):
+    """``[(label, index, prompt, seed), ...]`` for every image of the given classes, in storage order; the seed is
+    keyed on the class's name, not its label."""
     return [
-        (label, i, prompt_for_image(prompts[label], i, images_per_class), derive_seed(seed, dataset, label, i))
+        (label, i, prompt_for_image(prompts[label], i, images_per_class),
+         derive_seed(seed, dataset, classnames[label], i))
         for label in labels
         for i in range(images_per_class)
     ]
@@ -94,7 +97,7 @@ def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attr
 
 
 def plan_guided_images(dataset: str, shots_by_class: dict[int, list], prompts: list[list[str]], images_per_class: int,
-                       seed: int, tag: str) -> list[tuple]:
+                       seed: int, tag: str, classnames: list[str]) -> list[tuple]:
     """Real guidance: ``images_per_class`` images per class spread evenly over the class's real shots;
     ``(label, index, prompt, seed, shot)`` with ``shot`` the reference's index into the train split."""
     plan = []
@@ -102,5 +105,5 @@ def plan_guided_images(dataset: str, shots_by_class: dict[int, list], prompts: l
         per = -(-images_per_class // len(shots))  # ceil: 800 images / 16 shots = 50 each
         for i in range(images_per_class):
             plan.append((label, i, prompt_for_image(prompts[label], i, images_per_class),
-                         derive_seed(seed, dataset, tag, label, i), int(shots[i // per])))
+                         derive_seed(seed, dataset, tag, classnames[label], i), int(shots[i // per])))
     return plan

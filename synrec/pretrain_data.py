@@ -53,9 +53,11 @@ def block_range(block: str, n_classes: int, images_per_class: int, classes_per_j
     return labels, start, min(images_per_class, start + images_per_job)
 
 
-def plan_block(name: str, labels: list[int], prompts: list[list[str]], start: int, stop: int, seed: int) -> list:
-    """``[(label, index, prompt, seed), ...]`` of one job, rows ordered by (label, index)."""
-    return [(label, i, prompts[label][i % len(prompts[label])], derive_seed(seed, "pretrain", name, label, i))
+def plan_block(name: str, labels: list[int], prompts: list[list[str]], start: int, stop: int, seed: int,
+               classnames: list[str]) -> list:
+    """``[(label, index, prompt, seed), ...]`` of one job, rows ordered by (label, index); seeds keyed on names."""
+    return [(label, i, prompts[label][i % len(prompts[label])],
+             derive_seed(seed, "pretrain", name, classnames[label], i))
             for label in labels for i in range(start, stop)]
 
 

@@ -60,10 +60,10 @@ def le_prompts(ds_cfg: dict, tokenizer, model, le_cfg: dict, seed: int, progress
     """LE prompts per class (sentences in the generation template) and, per class, the count of distinct ones."""
     prompts, n_unique = [], []
     names = ds_cfg["classnames"]
-    for label, name in enumerate(tqdm(names, desc=f"LE {ds_cfg['name']}", disable=not progress)):
+    for name in tqdm(names, desc=f"LE {ds_cfg['name']}", disable=not progress):
         sentences, k = enhance_class(
             tokenizer, model, ds_cfg["le_keyword"].format(name), le_cfg["sentences_per_class"],
-            derive_seed(seed, ds_cfg["name"], label, "LE"), extra=le_cfg["extra_samples"],
+            derive_seed(seed, ds_cfg["name"], name, "LE"), extra=le_cfg["extra_samples"],
             max_rounds=le_cfg["max_rounds"], top_k=le_cfg["top_k"], max_length=le_cfg["max_length"],
             batch_size=le_cfg["batch_size"],
         )

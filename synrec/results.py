@@ -13,7 +13,8 @@ from .errors import SynrecError
 
 def result_record(config: dict, dataset: str, backbone: str, variant: str, metrics: dict, n_train: int,
                   seed: int, settings: dict | None = None, history: list | None = None,
-                  extra: dict | None = None) -> dict:
+                  extra: dict | None = None, classnames: list[str] | None = None) -> dict:
+    """``classnames`` (the head's, in label order) name the entries of ``metrics['recall_per_class']``."""
     models = config["models"]
     return {
         **(extra or {}),
@@ -21,6 +22,7 @@ def result_record(config: dict, dataset: str, backbone: str, variant: str, metri
         "backbone": backbone,
         "variant": variant,
         "metrics": metrics,
+        **({"classnames": list(classnames)} if classnames is not None else {}),
         "n_train": int(n_train),
         "seed": seed,
         "models": {"clip": models["clip"].get(backbone), "text_to_image": models["text_to_image"],

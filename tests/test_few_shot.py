@@ -12,17 +12,31 @@ from synrec.tip_adapter import accuracy, one_hot, search_alpha_beta, tip_logits,
 SCE = {"weight": 0.5, "temperature": 2.0}
 
 
+NAMES = ["a", "b", "c", "d", "e"]
+
+
 def test_shots_are_k_per_class_reproducible_and_nested_in_the_train_split():
     labels = np.repeat(np.arange(5), 30)
-    a = sample_shots(labels, 4, seed=1)
+    a = sample_shots(labels, 4, 1, NAMES)
     assert len(a) == 20 and np.bincount(labels[a]).tolist() == [4] * 5
-    assert a.tolist() == sample_shots(labels, 4, seed=1).tolist()
-    assert a.tolist() != sample_shots(labels, 4, seed=2).tolist()
+    assert a.tolist() == sample_shots(labels, 4, 1, NAMES).tolist()
+    assert a.tolist() != sample_shots(labels, 4, 2, NAMES).tolist()
     small = np.array([0, 0, 1, 1, 1, 1])
-    assert np.bincount(small[sample_shots(small, 3, 0)]).tolist() == [2, 3]  # a class with fewer gives all
-    split = few_shot_split(labels, np.repeat(np.arange(5), 10), k=16, seed=3, n_classes=5)
+    assert np.bincount(small[sample_shots(small, 3, 0, NAMES[:2])]).tolist() == [2, 3]  # a class with fewer: all
+    split = few_shot_split(labels, np.repeat(np.arange(5), 10), k=16, seed=3, classnames=NAMES)
     assert len(split["train"]) == 80 and len(split["val"]) == 20  # val: min(K, 4) per class
 
+
+
+def test_a_class_gets_the_same_shots_whatever_its_label():
+    """Relabelling two classes (in the data and the class list alike) leaves every class's shots where they were:
+    the draw is keyed on the class's name, not its label."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 200)
+    swapped = np.choose(labels, [1, 0, 2, 3, 4])  # 'a' <-> 'b'
+    a = sample_shots(labels, 4, 7, NAMES)
+    assert a.tolist() == sample_shots(swapped, 4, 7, ["b", "a", "c", "d", "e"]).tolist()
+    assert a.tolist() != sample_shots(swapped, 4, 7, NAMES).tolist()  # keyed on labels, they would move
 
 def test_real_filter_drops_exactly_the_images_nearest_another_class():
     real = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1.0]])
@@ -106,7 +120,7 @@ def test_mix_and_phasewise_both_learn_and_phases_run_in_order():
 
 def test_without_a_val_split_validation_comes_from_train_without_touching_the_shots():
     train = np.repeat(np.arange(3), 10)
-    split = few_shot_split(train, None, k=2, seed=1, n_classes=3)
+    split = few_shot_split(train, None, k=2, seed=1, classnames=NAMES[:3])
     assert split["val_from"] == "train" and len(split["val"]) == 6
     assert not set(split["val"]) & set(split["train"])
     assert np.bincount(train[split["val"]]).tolist() == [2, 2, 2]

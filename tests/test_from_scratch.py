@@ -14,11 +14,12 @@ CFG = {"epochs": 6, "batch_size": 16, "lr": 0.05, "momentum": 0.9, "weight_decay
 
 def test_subsets_take_k_per_class_reproducibly():
     labels = np.repeat(np.arange(5), 10)
-    a = per_class_subset(labels, 3, 1, 5)
+    names = list("abcde")
+    a = per_class_subset(labels, 3, 1, names)
     assert np.bincount(labels[a]).tolist() == [3] * 5
-    assert np.array_equal(a, per_class_subset(labels, 3, 1, 5))
-    assert not np.array_equal(a, per_class_subset(labels, 3, 2, 5))
-    assert len(per_class_subset(labels, 20, 1, 5)) == 50  # a class with fewer gives all it has
+    assert np.array_equal(a, per_class_subset(labels, 3, 1, names))
+    assert not np.array_equal(a, per_class_subset(labels, 3, 2, names))
+    assert len(per_class_subset(labels, 20, 1, names)) == 50  # a class with fewer gives all it has
 
 
 def test_a_random_resnet_learns_the_shapes_and_is_reproducible():

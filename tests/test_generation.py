@@ -12,6 +12,7 @@ from synrec.stores import ImageStore, merge_shards
 
 GEN = {"num_inference_steps": 2, "guidance_scale": 3.0, "height": 32, "width": 32, "store_size": 16, "batch_size": 2}
 PROMPTS = [["a red circle"], ["a green square", "a green square on grass"], ["a blue triangle"]]
+NAMES = ["red circle", "green square", "blue triangle"]
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +30,20 @@ def test_chunking_covers_every_class_once():
     assert [chunk_classes(c, 10, 3) for c in range(4)] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
 
 
-def test_plan_seeds_depend_on_dataset_class_and_index_only():
-    plan = plan_images("ds", [1, 2], PROMPTS, images_per_class=3, seed=0)
+def test_plan_seeds_depend_on_dataset_class_name_and_index_only():
+    plan = plan_images("ds", [1, 2], PROMPTS, images_per_class=3, seed=0, classnames=NAMES)
     assert [(label, i) for label, i, _, _ in plan] == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]
     assert [p for _, _, p, _ in plan[:3]] == ["a green square", "a green square", "a green square on grass"]
-    assert plan[0][3] == derive_seed(0, "ds", 1, 0) and len({s for *_, s in plan}) == 6
-    assert plan_images("ds", [2], PROMPTS, 3, 0) == plan[3:]  # a class's images do not depend on its job
+    assert plan[0][3] == derive_seed(0, "ds", "green square", 0) and len({s for *_, s in plan}) == 6
+    # a class's images do not depend on its job
+    assert plan_images("ds", [2], PROMPTS, 3, 0, classnames=NAMES) == plan[3:]
+    # nor on its label: the same class under another label (classes reordered in the YAML) gets the same seeds
+    moved = plan_images("ds", [0], [PROMPTS[2]], 3, 0, classnames=["blue triangle"])
+    assert [(p, s) for _, _, p, s in moved] == [(p, s) for _, _, p, s in plan[3:]]
 
 
 def test_images_do_not_depend_on_batch_size(pipe, tmp_path):
-    plan = plan_images("ds", [0, 1], PROMPTS, images_per_class=3, seed=0)
+    plan = plan_images("ds", [0, 1], PROMPTS, images_per_class=3, seed=0, classnames=NAMES)
     a = generate_shard(pipe, plan, tmp_path / "a.h5", {**GEN, "batch_size": 2}, {"dataset": "ds"}, progress=False)
     b = generate_shard(pipe, plan, tmp_path / "b.h5", {**GEN, "batch_size": 4}, {"dataset": "ds"}, progress=False)
     (ia, la, pa), (ib, lb, pb) = read(a), read(b)
@@ -49,7 +54,7 @@ def test_images_do_not_depend_on_batch_size(pipe, tmp_path):
 
 
 def test_killed_generation_resumes_to_the_same_shard(pipe, tmp_path):
-    plan = plan_images("ds", [0, 2], PROMPTS, images_per_class=3, seed=0)
+    plan = plan_images("ds", [0, 2], PROMPTS, images_per_class=3, seed=0, classnames=NAMES)
     full = generate_shard(pipe, plan, tmp_path / "full.h5", GEN, {"dataset": "ds"}, progress=False)
 
     class Killed(Exception):
@@ -77,7 +82,7 @@ def test_killed_generation_resumes_to_the_same_shard(pipe, tmp_path):
 
 
 def test_changed_settings_restart_a_partial_shard(pipe, tmp_path):
-    plan = plan_images("ds", [0], PROMPTS, images_per_class=4, seed=0)
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=4, seed=0, classnames=NAMES)
     out = tmp_path / "s.h5"
 
     def die_after_first(**kw):
@@ -98,7 +103,7 @@ def test_changed_settings_restart_a_partial_shard(pipe, tmp_path):
 def test_merge_streams_shards_in_order_with_a_fingerprint(pipe, tmp_path):
     shards = []
     for c in range(3):
-        plan = plan_images("ds", chunk_classes(c, 3, 1), PROMPTS, images_per_class=2, seed=0)
+        plan = plan_images("ds", chunk_classes(c, 3, 1), PROMPTS, images_per_class=2, seed=0, classnames=NAMES)
         shards.append(generate_shard(pipe, plan, tmp_path / f"{c}.h5", GEN, {"dataset": "ds"}, progress=False))
     fp = merge_shards(shards, tmp_path / "images.h5", {"dataset": "ds", "classnames": ["a", "b", "c"]}, block=1)
     store = ImageStore(tmp_path / "images.h5")
@@ -109,7 +114,7 @@ def test_merge_streams_shards_in_order_with_a_fingerprint(pipe, tmp_path):
     assert fp2 != fp
     # the exact generation settings travel into the store; shards made with other settings do not merge
     assert json.loads(store.attrs["generation"])["guidance_scale"] == 3.0
-    plan = plan_images("ds", [0], PROMPTS, images_per_class=2, seed=0)
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=2, seed=0, classnames=NAMES)
     odd = generate_shard(pipe, plan, tmp_path / "odd.h5", {**GEN, "guidance_scale": 1.0}, {"dataset": "ds"},
                          progress=False)
     with pytest.raises(SynrecError, match="was generated with other settings"):
@@ -118,7 +123,7 @@ def test_merge_streams_shards_in_order_with_a_fingerprint(pipe, tmp_path):
 
 
 def test_safety_checker_flags_are_stored_per_image(pipe, tmp_path):
-    plan = plan_images("ds", [0], PROMPTS, images_per_class=3, seed=0)
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=3, seed=0, classnames=NAMES)
 
     class Flagging:
         def __call__(self, **kw):

@@ -1,4 +1,6 @@
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ from synrec.classifier_tuning import ClassifierHead, cosine_lambda, evaluate, tr
 from synrec.clip_filter import clip_confidence, clip_filter
 from synrec.sce import sce_loss, soft_target_cross_entropy, soft_targets
 
+REPO = Path(__file__).resolve().parent.parent
+AB = ["a", "b"]
 CT = {"epochs": 30, "lr": 0.002, "weight_decay": 0.1, "batch_size": 8, "warmup_steps": 0, "grad_clip": 1.0}
 SCE = {"weight": 0.5, "temperature": 2.0}
 
@@ -50,17 +54,17 @@ def test_clip_filter_threshold_budget_and_fallback():
     labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     conf = np.array([0.9, 0.8, 0.1, 0.7, 0.2, 0.45, 0.3, 0.6])
     # class 0: 3 above 0.5 >= budget 2 -> a random 2 of {0, 1, 3}; class 1: only idx 7 above -> top-2 {7, 5}
-    keep = clip_filter(conf, labels, 2, threshold=0.5, budget=2, seed=0)
+    keep = clip_filter(conf, labels, AB, threshold=0.5, budget=2, seed=0)
     assert set(keep[keep >= 4]) == {5, 7}
     kept0 = set(keep[keep < 4])
     assert len(kept0) == 2 and kept0 <= {0, 1, 3}
-    seen = {tuple(clip_filter(conf, labels, 2, 0.5, 2, seed=s)[:2]) for s in range(20)}
+    seen = {tuple(clip_filter(conf, labels, AB, 0.5, 2, seed=s)[:2]) for s in range(20)}
     assert len(seen) > 1  # really random among those above the threshold
-    assert clip_filter(conf, labels, 2, 0.5, 2, seed=3).tolist() == clip_filter(conf, labels, 2, 0.5, 2, 3).tolist()
+    assert clip_filter(conf, labels, AB, 0.5, 2, seed=3).tolist() == clip_filter(conf, labels, AB, 0.5, 2, 3).tolist()
     # default threshold 1/C = 0.5, no budget: exactly the images above it
-    assert clip_filter(conf, labels, 2, budget=None).tolist() == [0, 1, 3, 7]
+    assert clip_filter(conf, labels, AB, budget=None).tolist() == [0, 1, 3, 7]
     # budget larger than a class: all of it, never more
-    assert clip_filter(conf, labels, 2, 0.95, budget=10).tolist() == list(range(8))
+    assert clip_filter(conf, labels, AB, 0.95, budget=10).tolist() == list(range(8))
 
 
 def separable(n_per=20, seed=0):
@@ -116,4 +120,67 @@ def test_evaluate_top1_and_mean_per_class_recall():
     assert m["acc1"] == 100.0
     # imbalanced: always predicting the majority class is 75 % accurate but recalls class 1 never
     m = evaluate(Fixed(), np.array([[1, 0]] * 4, dtype=np.float32), np.array([0, 0, 0, 1]))
-    assert m["acc1"] == 75.0 and m["mean_per_class_recall"] == 50.0
+    assert m["acc1"] == 75.0 and m["mean_per_class_recall"] == 50.0 and m["recall_per_class"] == [100.0, 0.0]
+    # a class without test images has no recall (None), and the mean is over the classes present
+    m = evaluate(Fixed(), np.array([[1, 0, 0], [0, 0, 1]], dtype=np.float32), np.array([0, 1]))
+    assert m["recall_per_class"] == [100.0, 0.0, None] and m["mean_per_class_recall"] == 50.0
+
+
+@pytest.mark.parametrize("loss", ["CE", "SCE"])
+def test_ct_on_relabelled_classes_trains_the_same_head_with_its_rows_permuted(loss):
+    """A store is in label order, so swapping two classes' labels (data, names and text embeddings alike) moves its
+    rows; put in class-name order first (as the CT scripts do), the same samples meet the same shuffles and the head
+    comes out the same, its rows permuted."""
+    from synrec.seeds import name_order
+
+    rng = np.random.default_rng(0)
+    names = ["cat", "dog", "owl", "ant"]
+    emb = F.normalize(torch.randn(4, 16, generator=torch.Generator().manual_seed(1)))
+    per = [rng.normal(size=(10, 16)) + 3 * emb[c].numpy() for c in range(4)]
+    perm = [2, 1, 0, 3]  # 'cat' and 'owl' trade labels
+    runs = []
+    for order in ([0, 1, 2, 3], perm):
+        # label l holds class order[l]; the store lists label 0's rows first
+        x = np.concatenate([per[c] for c in order]).astype(np.float32)
+        y = np.repeat(np.arange(4), 10)
+        o = name_order(y, [names[c] for c in order])
+        head, _ = train_ct(x[o], y[o], emb[order], {**CT, "epochs": 5}, loss, SCE, seed=3, progress=False)
+        runs.append(head.linear.weight.detach()[np.argsort(order)])  # rows back in class order
+    assert torch.allclose(runs[0], runs[1], atol=1e-5)
+    assert not torch.allclose(runs[0], emb * 100, atol=1e-3)  # it trained
+    # without the name order the same relabelling changes the head
+    x = np.concatenate([per[c] for c in perm]).astype(np.float32)
+    head, _ = train_ct(x, np.repeat(np.arange(4), 10), emb[perm], {**CT, "epochs": 5}, loss, SCE, seed=3,
+                       progress=False)
+    assert not torch.allclose(runs[0], head.linear.weight.detach()[np.argsort(perm)], atol=1e-5)
+
+
+def test_name_order_sorts_labels_by_class_name_and_keeps_order_within_a_class():
+    from synrec.seeds import name_order
+
+    labels = np.array([0, 1, 0, 2, 1])
+    assert name_order(labels, ["zebra", "ant", "moth"]).tolist() == [1, 4, 3, 0, 2]
+
+
+def test_cf_cross_check_counts_what_the_judge_recognises_among_kept_and_dropped(tmp_path):
+    import h5py
+
+    sys.path.insert(0, str(REPO / "tools"))
+    from cf_cross_check import cross_check
+
+    from synrec.stores import write_features
+
+    root = tmp_path / "ds"
+    (root / "synthetic" / "LE").mkdir(parents=True)
+    (root / "heads").mkdir()
+    emb = torch.eye(2, 4)
+    torch.save({"class_emb": emb, "logit_scale": 100.0, "classnames": ["a", "b"]}, root / "heads" / "J.pt")
+    # class a: rows 0-2 look like a, row 3 like b; class b: rows 4-5 like b, 6-7 like a
+    looks = [0, 0, 0, 1, 1, 1, 0, 0]
+    write_features(root / "features" / "J" / "syn-LE.h5", emb[looks].numpy(), np.repeat([0, 1], 4), "k",
+                   {"images": "fp"})
+    with h5py.File(root / "synthetic" / "LE" / "cf.h5", "w") as f:
+        f["keep"] = np.array([0, 1, 4, 6])
+        f.attrs["images"] = "fp"
+    res = cross_check(tmp_path, "ds", "LE", "J")
+    assert res["a"] == (2, 2, 1, 2) and res["b"] == (1, 2, 1, 2) and res["all"] == (3, 4, 2, 4)

@@ -30,7 +30,7 @@ def _write_list(folder: Path, name: str, n_classes: int, per_class_max: int, cpj
     out = []
     for b in blocks(n_classes, per_class_max, cpj, ipj):
         labels, start, stop = block_range(b, n_classes, per_class_max, cpj, ipj)
-        plan = plan_block(name, labels, prompts, start, stop, 0)
+        plan = plan_block(name, labels, prompts, start, stop, 0, [f"{name} {c}" for c in range(n_classes)])
         w = ShardWriter(folder / name / f"{b}.h5", {"block": [start, stop], "dataset": name})
         w.append([_colour(lab, i) for lab, i, _, _ in plan], [p[0] for p in plan], [p[2] for p in plan],
                  [p[3] for p in plan])
@@ -42,12 +42,12 @@ def test_blocks_cover_every_class_and_image_once_and_prompts_cycle():
     seen = []
     for b in blocks(5, 7, 2, 3):  # 3 class groups x 3 image blocks (3 + 3 + 1)
         labels, start, stop = block_range(b, 5, 7, 2, 3)
-        seen += [(lab, i) for lab, i, _, _ in plan_block("x", labels, [["a", "b"]] * 5, start, stop, 0)]
+        seen += [(lab, i) for lab, i, _, _ in plan_block("x", labels, [["a", "b"]] * 5, start, stop, 0, list("vwxyz"))]
     assert sorted(seen) == [(c, i) for c in range(5) for i in range(7)]
-    plan = plan_block("x", [0], [["a", "b", "c"]], 0, 7, 0)
+    plan = plan_block("x", [0], [["a", "b", "c"]], 0, 7, 0, ["v"])
     assert [p[2] for p in plan] == ["a", "b", "c", "a", "b", "c", "a"]  # any prefix spreads over the sentences
     # per-image seed
-    assert plan_block("x", [0], [["a"]], 3, 4, 0)[0][3] == plan_block("x", [0], [["a"]], 0, 4, 0)[3][3]
+    assert plan_block("x", [0], [["a"]], 3, 4, 0, ["v"])[0][3] == plan_block("x", [0], [["a"]], 0, 4, 0, ["v"])[3][3]
     assert per_class(4_000_000, 2000) == 2000
     with pytest.raises(SynrecError, match="cannot cover"):
         per_class(10, 100)
