@@ -8,11 +8,13 @@ import torch
 from synrec.atomic import atomic_path
 from synrec.pretrain import create
 from synrec.runlog import rule_log
+from synrec.seeds import derive_seed
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"tiny_in1k {w.ptmethod} {w.ptmodel}"):
-    model = create(w.ptmodel, 10, sm.params.seed + 1000, sm.params.kwargs)
+    # a different stand-in per method, as real supervised and MoCo weights differ
+    model = create(w.ptmodel, 10, derive_seed(sm.params.seed, "in1k", w.ptmethod, w.ptmodel), sm.params.kwargs)
     sd = model.state_dict()
     if w.ptmethod == "mocov2":
         sd = {"state_dict": {**{f"module.encoder_q.{k}": v for k, v in sd.items()},

@@ -12,4 +12,5 @@ with rule_log(sm.log, f"demo_voc {sm.wildcards.voc_root}"):
     years = {y for y, _ in voc["train"]} | {voc["test"][0]}
     if len(years) != 1:
         raise SystemExit(f"demo_voc: the demo writes one VOC year, the config names {sorted(years)}")
-    write_voc(sm.output[0], VOC_CLASSES, sets, year=years.pop(), size=demo["size"], seed=sm.params.seed)
+    write_voc(sm.output[0], VOC_CLASSES[: demo["classes"]], sets, year=years.pop(), size=demo["size"],
+              seed=sm.params.seed)

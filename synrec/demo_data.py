@@ -144,11 +144,12 @@ def write_coop_split(root, classnames, per_class: dict[str, int], split_file: st
     return root
 
 
-# Each VOC class as a rectangle of its own colour (a made-up detection task: 20 hues on a noisy background).
-def _voc_colour(label: int) -> tuple[int, int, int]:
+# Each VOC class as a rectangle of its own colour (a made-up detection task: hues spread over the classes drawn,
+# on a noisy background).
+def _voc_colour(label: int, n_classes: int) -> tuple[int, int, int]:
     import colorsys
 
-    r, g, b = colorsys.hsv_to_rgb(label / 20.0, 0.9, 0.95)
+    r, g, b = colorsys.hsv_to_rgb(label / n_classes, 0.9, 0.95)
     return int(r * 255), int(g * 255), int(b * 255)
 
 
@@ -178,7 +179,7 @@ def write_voc(root, classnames: list[str], sets: dict[str, int], year: str = "20
                 label = int(rng.integers(0, len(classnames)))
                 w, h = (int(v) for v in rng.integers(size // 5, size // 2, size=2))
                 x0, y0 = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
-                draw.rectangle([x0, y0, x0 + w - 1, y0 + h - 1], fill=_voc_colour(label))
+                draw.rectangle([x0, y0, x0 + w - 1, y0 + h - 1], fill=_voc_colour(label, len(classnames)))
                 hard = int(image_set == "test" and k == 2)
                 objects.append(f"<object><name>{classnames[label]}</name><pose>Unspecified</pose>"
                                f"<truncated>0</truncated><difficult>{hard}</difficult><bndbox><xmin>{x0 + 1}</xmin>"
