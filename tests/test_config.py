@@ -38,6 +38,14 @@ def test_all_seventeen_dataset_configs_load_with_the_papers_class_counts():
     assert tasks["eurosat"] == "si" and tasks["dtd"] == "t" and tasks["sun397"] == "s" and tasks["imagenet_r"] == "r"
 
 
+def test_dtd_and_aircraft_heads_use_the_paper_codes_single_templates():
+    """The paper's DTD 42.23 and Aircraft 17.34 are single-template numbers (the code's dtd_template and
+    aircraft_template), not CLIP_benchmark's 8- and 2-template ensembles."""
+    load = lambda name: load_dataset_config(name, REPO / "config" / "datasets")  # noqa: E731
+    assert load("dtd")["templates"] == ["{c} texture."]
+    assert load("aircraft")["templates"] == ["a photo of a {c}, a type of aircraft."]
+
+
 @pytest.mark.parametrize(
     "patch, message",
     [

@@ -126,3 +126,26 @@ def test_disk_classnames_reads_each_formats_own_spelling(tmp_path, capsys):
                                                     if k != "_path"} | {"name": "t"}))
     main(["t", "--config-dir", str(cfg_dir), "--data-root", str(tmp_path)])
     assert yaml.safe_load(capsys.readouterr().out) == {"disk_classnames": sorted(s.replace(" ", "_") for s in SHAPES)}
+
+
+def test_stanford_cars_in_coops_spelling_reads_with_the_shipped_config(tmp_path):
+    """CoOp's split_zhou_StanfordCars.json writes each name year first ('2000 AM General Hummer SUV'); the shipped
+    cars.yaml reads it through its disk_classnames, and a swapped pair still stops with the file named."""
+    import json
+    from pathlib import Path
+
+    from synrec.config import load_dataset_config
+
+    cfg = load_dataset_config("cars", Path(__file__).resolve().parent.parent / "config" / "datasets")
+    coop = [" ".join([n.split(" ")[-1], *n.split(" ")[:-1]]) for n in cfg["classnames"]]
+    assert coop[0] == "2000 AM General Hummer SUV"
+    root = tmp_path / "stanford_cars"
+    root.mkdir()
+    rows = [[f"cars_test/{i:05d}.jpg", i, name] for i, name in enumerate(coop)]
+    (root / "split_zhou_StanfordCars.json").write_text(json.dumps({"train": rows, "val": rows, "test": rows}))
+    split = load_split(cfg, tmp_path, "test")
+    assert len(split) == 196 and split.labels.tolist() == list(range(196))
+    rows[0][2], rows[1][2] = rows[1][2], rows[0][2]
+    (root / "split_zhou_StanfordCars.json").write_text(json.dumps({"train": rows, "val": rows, "test": rows}))
+    with pytest.raises(SynrecError, match="split_zhou_StanfordCars.json"):
+        load_split(cfg, tmp_path, "test")

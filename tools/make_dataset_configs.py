@@ -43,6 +43,13 @@ EUROSAT_COOP = ["Annual Crop Land", "Forest", "Herbaceous Vegetation Land", "Hig
                 "Pasture Land", "Permanent Crop Land", "Residential Buildings", "River", "Sea or Lake"]
 
 
+def year_first(name: str) -> str:
+    """CoOp's Stanford Cars spelling: the devkit's name with its trailing year moved to the front
+    ('AM General Hummer SUV 2000' -> '2000 AM General Hummer SUV'), as CoOp's stanford_cars.py writes its split."""
+    *words, year = name.split(" ")
+    return " ".join([year, *words])
+
+
 def build(cb_dir: Path) -> dict[str, dict]:
     cb_names = json.loads((cb_dir / "en_classnames.json").read_text())
     cb_tpl = json.loads((cb_dir / "en_zeroshot_classification_templates.json").read_text())
@@ -84,7 +91,8 @@ def build(cb_dir: Path) -> dict[str, dict]:
         cb_tpl["sun397"], cbt.format("sun397"), images="SUN397", split_file="split_zhou_SUN397.json",
         check_names=False)
     add("aircraft", "Aircraft", "f", "imagefolder", "fgvc_aircraft_folders", lines("fgvc_aircraft"),
-        CLIP_PROMPTS.format("fgvc_aircraft"), cb_tpl["fgvc_aircraft"], cbt.format("fgvc_aircraft"),
+        CLIP_PROMPTS.format("fgvc_aircraft"), ["a photo of a {c}, a type of aircraft."],
+        "the paper code's aircraft_template (one prompt; its 17.34 is a single-template number)",
         splits={"train": "train", "test": "test"}, check_names=False,
         generation_template="a photo of {}, a type of aircraft")
     add("birdsnap", "Birdsnap", "f", "imagefolder", "birdsnap", lines("birdsnap"), CLIP_PROMPTS.format("birdsnap"),
@@ -92,7 +100,7 @@ def build(cb_dir: Path) -> dict[str, dict]:
         generation_template="a photo of {}, a type of bird")
     add("cars", "Cars", "f", "coop_split", "stanford_cars", lines("stanford_cars"),
         CLIP_PROMPTS.format("stanford_cars"), cb_tpl["cars"], cbt.format("cars"), images=".",
-        split_file="split_zhou_StanfordCars.json")
+        split_file="split_zhou_StanfordCars.json", disk_classnames=[year_first(c) for c in lines("stanford_cars")])
     add("cub", "CUB", "f", "imagefolder", "CUB_200_2011", cub, "CUB-200-2011 classes.txt (tools/classnames/cub)",
         ["a photo of a {c}, a type of bird."], "the paper code's birds_template",
         splits={"train": "train", "test": "test"},
@@ -107,8 +115,9 @@ def build(cb_dir: Path) -> dict[str, dict]:
     add("pets", "Pets", "f", "coop_split", "oxford_pets", cb_names["pets"], cb.format("pets"), cb_tpl["pets"],
         cbt.format("pets"), images="images", split_file="split_zhou_OxfordPets.json",
         generation_template="a photo of {}, a type of pet")
-    add("dtd", "DTD", "t", "coop_split", "dtd", lines("dtd"), CLIP_PROMPTS.format("dtd"), cb_tpl["dtd"],
-        cbt.format("dtd"), images="images", split_file="split_zhou_DescribableTextures.json",
+    add("dtd", "DTD", "t", "coop_split", "dtd", lines("dtd"), CLIP_PROMPTS.format("dtd"), ["{c} texture."],
+        "the paper code's dtd_template (one prompt; its 42.23 is a single-template number)", images="images",
+        split_file="split_zhou_DescribableTextures.json",
         generation_template="a photo of {} texture")
     add("eurosat", "EuroSAT", "si", "coop_split", "eurosat", cb_names["eurosat"], cb.format("eurosat"),
         ["a centered satellite photo of {c}."], "the paper code's eurosat_template", images="2750",
