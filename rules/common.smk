@@ -230,16 +230,19 @@ def frozen_bn_inputs(w):
     if w.tdata == "syn":
         if FS["table6"]["synthetic"] == "RG":
             inputs["syn"] = f"{WORK}/{w.dataset}/synthetic/RG-{w.shots}shot-seed{w.fseed}/images.h5"
-        else:  # B: LE images after the CLIP filter
+        else:  # LE+CF: the zero-shot study's LE images after the CLIP filter
             inputs.update(synthetic_images(w.dataset, "LE+CF"))
     return inputs
 
 
 def frozen_bn_settings(tdata):
-    """Real shots tune as CT w. init does (ct_real, CE); synthetic images as the synthetic phase of phase-wise
-    training (the mix settings, SCE)."""
+    """Real shots tune as CT w. init does (ct_real, CE). LE+CF images as the zero-shot study's CT (ct, SCE): the
+    paper's Syn/frozen-BN cell is its LE+CF-SCE number. RG images as the synthetic phase of phase-wise training (the
+    mix settings, SCE)."""
     if tdata == "real":
         return {**FS["ct_real"], "loss": "CE"}
+    if FS["table6"]["synthetic"] == "LE+CF":
+        return {**config["ct"], "loss": "SCE"}
     m = FS["mix"]
     return {
         "epochs": m["epochs"],
@@ -253,12 +256,14 @@ def frozen_bn_settings(tdata):
 
 
 def frozen_bn_results():
+    """Table 6's runs: real shots for every split seed; LE+CF images (the same for every seed) once."""
     t6 = FS["table6"]
     return [
         f"{RESULTS}/frozen_bn/{t6['dataset']}/{FS['backbone']}/{t6['shots']}shot-seed{s}/{d}-{bn}.json"
         for s in FS["seeds"]
         for d in ("real", "syn")
         for bn in ("bn-train", "bn-frozen")
+        if d == "real" or t6["synthetic"] == "RG" or s == FS["seeds"][0]
     ]
 
 

@@ -119,7 +119,14 @@ def check_few_shot_outputs(project):
     assert t6[0] == ["Train data", "Freeze BN?", "Test Acc"] and [r[:2] for r in t6[1:]] == [
         ["Real", ""], ["Real", "yes"], ["Syn", ""], ["Syn", "yes"]]
     frozen = json.loads((project / "results/frozen_bn/demo_shapes/RN50/4shot-seed1/syn-bn-frozen.json").read_text())
-    assert frozen["n_train"] == 4 * 6 and frozen["settings"]["loss"] == "SCE"  # the 4-shot RG images, not LE+CF's 32
+    # the zero-shot LE+CF images (8 of 16 per class kept), tuned with the zero-shot CT settings (ct: lr 0.01, not the
+    # mix lr 0.05), once: they do not depend on the split seed
+    assert frozen["n_train"] == 4 * 8 and frozen["settings"]["loss"] == "SCE" and frozen["settings"]["lr"] == 0.01
+    assert frozen["settings"]["synthetic"] == "LE+CF"
+    assert not (project / "results/frozen_bn/demo_shapes/RN50/4shot-seed2/syn-bn-frozen.json").exists()
+    # frozen BN on images is CT on cached features: the Syn/frozen cell is Table 1's RN50 LE+CF-SCE, class by class
+    cached = json.loads((project / "results/zeroshot/demo_shapes/RN50/LE+CF-SCE.json").read_text())
+    assert frozen["metrics"]["recall_per_class"] == cached["metrics"]["recall_per_class"]
     assert (project / "results/figure1.png").read_bytes()[:4] == b"\x89PNG"
     tip = json.loads((project / "results/fewshot/demo_shapes/RN50/4shot-seed1/tip.json").read_text())
     assert tip["shots"] == 4 and tip["split_seed"] == 1 and tip["n_train"] == 16
