@@ -3,16 +3,23 @@
 The paper's code noises the reference to respaced step ``refer_img_iters`` of GLIDE's 100-step cosine schedule and
 runs only the remaining reverse steps, with ``refer_img_iters`` = 15 / 20 / 35 / 40 / 50 for 16 / 8 / 4 / 2 / 1 shots
 (facts 2.4). In diffusers this is an img2img start with ``strength``. We translate by *noise level*, not by the
-fraction of the chain: each GLIDE setting has a signal level sqrt(alpha_bar) (0.973 ... 0.708); we pick the timestep of
-the target pipeline's own schedule with the same signal level and use ``strength = (t + 1) / T``. For Stable
-Diffusion's scaled-linear schedule that gives 0.056 / 0.092 / 0.217 / 0.262 / 0.354 - far below the naive 0.15-0.50,
-which would noise the reference much more than the paper did.
+fraction of the chain: each GLIDE setting has a signal level sqrt(alpha_bar) (0.973 ... 0.708); we find the timestep
+of the target pipeline's own schedule with the same signal level (Stable Diffusion's scaled-linear schedule: t = 55 /
+91 / 216 / 261 / 353, far below the naive strengths 0.15-0.50, which would noise the reference much more than the
+paper did).
+
+img2img does not start at any timestep: it starts at ``scheduler.timesteps[n - int(n * strength)]`` of the sampler's
+``n``-step grid (``get_timesteps``). So :func:`grid_strength` picks the grid timestep nearest the target and the
+strength that makes img2img start there; :func:`start_timestep` says which timestep a strength really starts at, and
+the RG store records it with the noise std applied and aimed at. With SD's 50 PNDM steps (grid spacing 20) the
+applied noise is within one grid step of the paper's.
 
 ``strength = 0`` (no noise, no denoising) returns the reference through the VAE only; diffusers itself refuses it.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -37,20 +44,55 @@ def glide_sqrt_alpha_bar(t: int, T: int = 1000, s: float = 0.008) -> float:
     return math.sqrt(acp)
 
 
-def matching_strength(alphas_cumprod, target_sqrt_alpha_bar: float) -> float:
-    """img2img strength whose start timestep has the given signal level under the pipeline's schedule."""
+def matching_timestep(alphas_cumprod, target_sqrt_alpha_bar: float) -> int:
+    """The timestep of the pipeline's schedule whose signal level sqrt(alpha_bar) is nearest the target."""
     sa = np.sqrt(np.asarray(alphas_cumprod, dtype=np.float64))
-    t = int(np.argmin(np.abs(sa - target_sqrt_alpha_bar)))
-    return (t + 1) / len(sa)
+    return int(np.argmin(np.abs(sa - target_sqrt_alpha_bar)))
 
 
-def rg_strength(shots: int, alphas_cumprod, refer_iters: dict[int, int] | None = None) -> float:
-    """The strength for ``shots`` real shots per class: the paper's noise level, on this pipeline's schedule."""
+def paper_sqrt_alpha_bar(shots: int, refer_iters: dict[int, int] | None = None) -> float:
+    """The paper's signal level for ``shots`` shots (an unlisted count takes the nearest listed one)."""
     table = {int(k): v for k, v in (refer_iters or PAPER_REFER_ITERS).items()}
-    if shots not in table:
-        nearest = min(table, key=lambda k: abs(k - shots))
-        shots = nearest
-    return matching_strength(alphas_cumprod, glide_sqrt_alpha_bar(glide_timestep(table[shots])))
+    shots = shots if shots in table else min(table, key=lambda k: abs(k - shots))
+    return glide_sqrt_alpha_bar(glide_timestep(table[shots]))
+
+
+def paper_timestep(shots: int, alphas_cumprod, refer_iters: dict[int, int] | None = None) -> int:
+    """The timestep of this schedule with the paper's noise level for ``shots`` shots."""
+    return matching_timestep(alphas_cumprod, paper_sqrt_alpha_bar(shots, refer_iters))
+
+
+def _grid(scheduler, num_inference_steps: int):
+    sched = copy.deepcopy(scheduler)  # set_timesteps mutates; the pipeline's own scheduler stays as it was
+    sched.set_timesteps(num_inference_steps)
+    return sched.timesteps, sched.order
+
+
+def start_timestep(scheduler, num_inference_steps: int, strength: float) -> int | None:
+    """The timestep diffusers' img2img noises the reference to and starts denoising from (its ``get_timesteps``);
+    None when the strength leaves no step."""
+    timesteps, order = _grid(scheduler, num_inference_steps)
+    steps = min(int(num_inference_steps * strength), num_inference_steps)
+    return int(timesteps[(num_inference_steps - steps) * order]) if steps else None
+
+
+def grid_strength(scheduler, num_inference_steps: int, target_timestep: int) -> float:
+    """The img2img strength that starts at the grid timestep nearest ``target_timestep``."""
+    timesteps, order = _grid(scheduler, num_inference_steps)
+    n = num_inference_steps
+    k = min(range(1, n + 1), key=lambda k: (abs(int(timesteps[(n - k) * order]) - target_timestep), k))
+    return min(1.0, (k + 0.5) / n)  # int(n * strength) == k without float round-off
+
+
+def rg_strength(shots: int, scheduler, num_inference_steps: int, refer_iters: dict[int, int] | None = None) -> float:
+    """The strength for ``shots`` real shots per class: the paper's noise level, on this pipeline's schedule and
+    sampler grid."""
+    return grid_strength(scheduler, num_inference_steps, paper_timestep(shots, scheduler.alphas_cumprod, refer_iters))
+
+
+def noise_std(alphas_cumprod, timestep: int | None) -> float:
+    """sqrt(1 - alpha_bar_t): the std of the noise added to the (unit-scaled) reference at ``timestep``."""
+    return 0.0 if timestep is None else float(math.sqrt(1.0 - float(alphas_cumprod[timestep])))
 
 
 def fit_reference(img: Image.Image, width: int, height: int) -> Image.Image:

@@ -11,8 +11,12 @@ from synrec.real_guidance import (
     fit_reference,
     glide_sqrt_alpha_bar,
     glide_timestep,
-    matching_strength,
+    matching_timestep,
+    noise_std,
+    paper_sqrt_alpha_bar,
+    paper_timestep,
     rg_strength,
+    start_timestep,
     vae_roundtrip,
 )
 
@@ -26,17 +30,41 @@ def test_paper_settings_reproduce_the_noise_levels_of_the_authors_code():
     assert PAPER_REFER_ITERS[16] == 15 and PAPER_REFER_ITERS[1] == 50
 
 
-def test_strength_matches_the_noise_level_on_the_target_schedule():
-    from diffusers import DDIMScheduler
+def sd_scheduler():
+    """Stable Diffusion v1-4's sampler as its scheduler_config.json sets it: PNDM, scaled-linear betas, offset 1."""
+    from diffusers import PNDMScheduler
 
-    sd = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear").alphas_cumprod
-    got = {k: rg_strength(k, sd) for k in (16, 8, 4, 2, 1)}
-    assert got == {16: 0.056, 8: 0.092, 4: 0.217, 2: 0.262, 1: 0.354}  # SD timesteps 55, 91, 216, 261, 353
-    assert list(got.values()) == sorted(got.values())  # fewer shots, more noise
-    # on a schedule identical to GLIDE's the translation is the identity: strength = (t + 1) / T
+    return PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+                         skip_prk_steps=True, steps_offset=1, set_alpha_to_one=False)
+
+
+def test_the_papers_noise_level_maps_to_a_timestep_of_the_target_schedule():
+    acp = sd_scheduler().alphas_cumprod
+    got = {k: paper_timestep(k, acp) for k in (16, 8, 4, 2, 1)}
+    assert got == {16: 55, 8: 91, 4: 216, 2: 261, 1: 353}  # fewer shots, more noise
+    # on a schedule identical to GLIDE's the translation is the identity
     glide = [glide_sqrt_alpha_bar(t) ** 2 for t in range(0, 600)] + [0.0] * 400
-    assert matching_strength(glide, glide_sqrt_alpha_bar(141)) == 0.142
-    assert rg_strength(3, sd) in (got[2], got[4])  # an unlisted shot count takes the nearest listed one
+    assert matching_timestep(glide, glide_sqrt_alpha_bar(141)) == 141
+    assert paper_timestep(3, acp) in (got[2], got[4])  # an unlisted shot count takes the nearest listed one
+
+
+def test_img2img_starts_within_half_a_grid_step_of_the_papers_noise_level():
+    """img2img starts on the sampler's grid (50 PNDM steps: every 20th timestep), not at any timestep. The strength
+    is picked on that grid, so the noise applied is the paper's within one grid step; the continuous strength
+    (t + 1) / 1000 would start at 41 / 81 / 201 / 261 / 341 and miss the paper's 16-shot and 1-shot levels."""
+    sched = sd_scheduler()
+    acp = sched.alphas_cumprod
+    for shots in (16, 8, 4, 2, 1):
+        target = paper_timestep(shots, acp)
+        t0 = start_timestep(sched, 50, rg_strength(shots, sched, 50))
+        assert abs(t0 - target) <= 10, (shots, t0, target)
+        below, above = noise_std(acp, max(0, target - 20)), noise_std(acp, min(999, target + 20))
+        assert below < noise_std(acp, t0) < above
+        paper = (1 - paper_sqrt_alpha_bar(shots) ** 2) ** 0.5
+        assert abs(noise_std(acp, t0) - paper) < 0.03, (shots, noise_std(acp, t0), paper)
+    naive = {k: start_timestep(sched, 50, (paper_timestep(k, acp) + 1) / 1000) for k in (16, 8, 4, 2, 1)}
+    assert naive == {16: 41, 8: 81, 4: 201, 2: 261, 1: 341}
+    assert start_timestep(sched, 50, 0.01) is None  # no step at all
 
 
 def test_fit_reference_resizes_and_centre_crops():
@@ -90,3 +118,22 @@ def test_low_strength_follows_the_reference_and_full_strength_ignores_it(i2i):
         return np.abs(run(i2i, strength, [a])[0] - run(i2i, strength, [b])[0]).mean()
     assert gap(0.1) > 5 * gap(1.0)
     assert gap(1.0) < 0.02
+
+
+def test_the_pipeline_noises_the_reference_at_the_timestep_start_timestep_names(i2i):
+    """The timestep the RG store records is the one diffusers' img2img really adds noise at."""
+    seen = []
+    add_noise = i2i.scheduler.add_noise
+
+    def spy(original, noise, timesteps):
+        seen.append(int(timesteps.flatten()[0]))
+        return add_noise(original, noise, timesteps)
+
+    i2i.scheduler.add_noise = spy
+    try:
+        strength = rg_strength(4, i2i.scheduler, 20)
+        run(i2i, strength, refs()[:1])
+    finally:
+        i2i.scheduler.add_noise = add_noise
+    assert seen == [start_timestep(i2i.scheduler, 20, strength)]
+    assert abs(seen[0] - paper_timestep(4, i2i.scheduler.alphas_cumprod)) <= 1000 // 20 // 2 + 1
