@@ -85,8 +85,10 @@ wildcard_constraints:
 
 def image_settings():
     """The generation settings that change the images (batch size and job split do not: scripts read those from
-    the config, so changing them reruns nothing)."""
-    return {k: v for k, v in config["generation"].items() if k not in ("batch_size", "classes_per_job")}
+    the config, so changing them reruns nothing; nor do the safety settings while the checker is off)."""
+    off = config["generation"]["safety_checker"] == "off"
+    skip = ("batch_size", "classes_per_job") + (("safety_checker", "safety_retries") if off else ())
+    return {k: v for k, v in config["generation"].items() if k not in skip}
 
 
 def model_input(spec):
@@ -143,6 +145,7 @@ def ct_inputs(w):
         "train": f"{WORK}/{w.dataset}/features/{w.backbone}/syn-{strategy}.h5",
         "test": f"{WORK}/{w.dataset}/features/{w.backbone}/test.h5",
         "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
+        "images": f"{WORK}/{w.dataset}/synthetic/{strategy}/images.h5",  # its safety-checker counts
     }
     if filtering == "CF":
         inputs["keep"] = f"{WORK}/{w.dataset}/synthetic/{strategy}/cf.h5"
@@ -202,10 +205,12 @@ def fewshot_inputs(w):
     if source in ("B", "RF"):  # B = the zero-shot best: LE images after the CLIP filter
         inputs["syn"] = f"{feats}/syn-LE.h5"
         inputs["keep"] = f"{WORK}/{w.dataset}/synthetic/LE/cf.h5"
+        inputs["images"] = f"{WORK}/{w.dataset}/synthetic/LE/images.h5"
     if source == "RF":
         inputs["rf"] = f"{WORK}/{w.dataset}/fewshot/rf-{w.shots}shot-seed{w.fseed}.h5"
     if source == "RG":
         inputs["syn"] = f"{feats}/syn-RG-{w.shots}shot-seed{w.fseed}.h5"
+        inputs["images"] = f"{WORK}/{w.dataset}/synthetic/RG-{w.shots}shot-seed{w.fseed}/images.h5"
     return inputs
 
 

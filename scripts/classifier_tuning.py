@@ -11,7 +11,7 @@ from synrec.models import pick_device
 from synrec.results import check_same_model, result_record
 from synrec.runlog import rule_log
 from synrec.seeds import name_order
-from synrec.stores import read_features
+from synrec.stores import read_features, safety_counts
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
@@ -35,4 +35,5 @@ with rule_log(sm.log, f"classifier_tuning {w.dataset} {w.backbone} {w.data}-{w.l
     write_json(sm.output[0], result_record(sm.config, w.dataset, w.backbone, f"{w.data}-{w.loss}", metrics,
                                            n_train=len(y), seed=sm.params.seed,
                                            settings={"ct": sm.params.ct, "sce": sm.params.sce}, history=history,
-                                           classnames=head0["classnames"]))
+                                           classnames=head0["classnames"],
+                                           extra={"synthetic": safety_counts(sm.input.images)}))

@@ -13,7 +13,7 @@ from synrec.models import pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log
 from synrec.seeds import name_order
-from synrec.stores import read_features
+from synrec.stores import read_features, safety_counts
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
@@ -41,4 +41,6 @@ with rule_log(sm.log, f"few_shot_train {w.dataset} {w.backbone} {w.shots}-shot s
     write_json(sm.output[0], result_record(
         sm.config, w.dataset, w.backbone, w.method, out["metrics"], n_train=len(split["train"]), seed=sm.params.seed,
         settings={k: v for k, v in details.items() if k != "history"}, history=details.get("history"),
-        extra={"study": "few-shot", "shots": int(w.shots), "split_seed": int(w.fseed)}, classnames=head["classnames"]))
+        extra={"study": "few-shot", "shots": int(w.shots), "split_seed": int(w.fseed),
+               **({"synthetic": safety_counts(sm.input.images)} if "images" in sm.input.keys() else {})},
+        classnames=head["classnames"]))

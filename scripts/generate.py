@@ -16,6 +16,7 @@ with rule_log(sm.log, f"generate {sm.wildcards.dataset} {sm.wildcards.strategy} 
     plan = plan_images(record["dataset"], labels, record["prompts"], gen["images_per_class"], sm.params.seed,
                        record["classnames"])
     print(f"classes {labels[0]}..{labels[-1]}: {len(plan)} images")
-    pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device))
+    pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device),
+                              safety_checker=gen.get("safety_checker", "off") != "off")
     attrs = {"dataset": record["dataset"], "strategy": record["strategy"], "model": sm.params.model["model"]}
     generate_shard(pipe, plan, sm.output[0], gen, attrs)

@@ -19,7 +19,8 @@ with rule_log(sm.log, f"generate_pretrain {w.classlist} block {w.block}"):
                                       split["classes_per_job"], split["images_per_job"])
     plan = plan_block(w.classlist, labels, record["prompts"], start, stop, sm.params.seed, record["classnames"])
     print(f"classes {labels[0]}..{labels[-1]}, images {start}..{stop - 1} of each: {len(plan)} images")
-    pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device))
     gen = {**sm.params.generation, "batch_size": throughput_settings(sm, "generation")["batch_size"]}
+    pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device),
+                              safety_checker=gen.get("safety_checker", "off") != "off")
     attrs = {"dataset": w.classlist, "strategy": "LE", "model": sm.params.model["model"], "block": [start, stop]}
     generate_shard(pipe, plan, sm.output[0], gen, attrs)

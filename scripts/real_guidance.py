@@ -34,7 +34,8 @@ with rule_log(sm.log, f"real_guidance {w.dataset} {w.shots}-shot seed {w.fseed} 
     labels = chunk_classes(int(w.chunk), len(ds["classnames"]), rg["classes_per_job"])
     plan = plan_guided_images(ds["name"], {c: shots[c] for c in labels}, prompts, rg["images_per_class"],
                               sm.params.seed, tag=f"RG-{w.shots}shot-seed{w.fseed}", classnames=ds["classnames"])
-    pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device), img2img=True)
+    pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device), img2img=True,
+                              safety_checker=gen.get("safety_checker", "off") != "off")
     steps, acp = gen["num_inference_steps"], pipe.scheduler.alphas_cumprod
     strength = rg["strength"] if rg["strength"] is not None else rg_strength(int(w.shots), pipe.scheduler, steps,
                                                                              rg["refer_iters"])

@@ -55,16 +55,42 @@ def _to_uint8(images: np.ndarray, size: int) -> list[np.ndarray]:
     return out
 
 
+def _run(pipe, items: list[tuple], seeds: list[int], gen_cfg: dict, reference) -> tuple[list, list | None]:
+    """One pipeline call: the items' images (uint8 at the store size) and the safety checker's flags (None where
+    the pipeline has no checker)."""
+    extra = {"image": [reference(item) for item in items]} if reference is not None else {}
+    with torch.inference_mode():
+        result = pipe(
+            **extra,
+            prompt=[item[2] for item in items],
+            num_inference_steps=gen_cfg["num_inference_steps"],
+            guidance_scale=gen_cfg["guidance_scale"],
+            height=gen_cfg["height"],
+            width=gen_cfg["width"],
+            generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+            output_type="np",
+        )
+    flagged = getattr(result, "nsfw_content_detected", None)
+    return _to_uint8(result.images, gen_cfg["store_size"]), None if flagged is None else [bool(f) for f in flagged]
+
+
 def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attrs: dict, progress: bool = True,
                    reference=None) -> Path:
     """Run ``plan`` through the pipeline in batches into the shard ``out``; resumes a partial shard.
 
     With ``reference`` (real guidance), plan items carry a fifth field and ``reference(item)`` gives the PIL image
     the item starts from; ``pipe`` is then a :class:`synrec.real_guidance.GuidedPipeline`.
+
+    ``gen_cfg['safety_checker']``: ``regenerate`` generates each image the pipeline's safety checker blanked again
+    with a fresh seed (``derive_seed(seed, 'regenerate', attempt)``, up to ``safety_retries`` times); what stays
+    blanked keeps ``flagged = 1`` and the merge leaves it out (as it does for ``drop``).
     """
     settings = dict(attrs)
     settings["generation"] = {k: gen_cfg[k] for k in
                               ("num_inference_steps", "guidance_scale", "height", "width", "store_size")}
+    retries = gen_cfg.get("safety_retries", 3) if gen_cfg.get("safety_checker") == "regenerate" else 0
+    if gen_cfg.get("safety_checker", "off") != "off":  # (off leaves the settings, and so old shards, as they were)
+        settings["generation"].update(safety_checker=gen_cfg["safety_checker"], safety_retries=retries)
     settings["plan"] = hashlib.sha256(json.dumps(plan).encode()).hexdigest()[:16]
     writer = ShardWriter(out, settings)
     try:
@@ -74,21 +100,20 @@ def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attr
                    unit="img")
         for a in range(0, len(todo), bs):
             batch = todo[a : a + bs]
-            extra = {"image": [reference(item) for item in batch]} if reference is not None else {}
-            with torch.inference_mode():
-                result = pipe(
-                    **extra,
-                    prompt=[item[2] for item in batch],
-                    num_inference_steps=gen_cfg["num_inference_steps"],
-                    guidance_scale=gen_cfg["guidance_scale"],
-                    height=gen_cfg["height"],
-                    width=gen_cfg["width"],
-                    generator=[torch.Generator("cpu").manual_seed(item[3]) for item in batch],
-                    output_type="np",
-                )
-            flagged = getattr(result, "nsfw_content_detected", None)  # None where the pipeline has no checker
-            writer.append(_to_uint8(result.images, gen_cfg["store_size"]), [item[0] for item in batch],
-                          [item[2] for item in batch], [item[3] for item in batch], flagged)
+            seeds = [item[3] for item in batch]
+            images, flagged = _run(pipe, batch, seeds, gen_cfg, reference)
+            regenerated = 0
+            for attempt in range(1, retries + 1):  # blanked images again, each with a fresh seed
+                redo = [i for i, f in enumerate(flagged or []) if f]
+                if not redo:
+                    break
+                fresh = [derive_seed(batch[i][3], "regenerate", attempt) for i in redo]
+                again, again_flagged = _run(pipe, [batch[i] for i in redo], fresh, gen_cfg, reference)
+                for j, i in enumerate(redo):
+                    images[i], flagged[i], seeds[i] = again[j], again_flagged[j], fresh[j]
+                regenerated += len(redo)
+            writer.append(images, [item[0] for item in batch], [item[2] for item in batch], seeds, flagged,
+                          regenerated=regenerated)
             bar.update(len(batch))
         bar.close()
         return writer.finish()

@@ -86,14 +86,19 @@ def load_clip(spec: dict, device: torch.device | str = "cpu"):
     return model, preprocess, open_clip.get_tokenizer(name)
 
 
-def load_text_to_image(spec: dict, device: torch.device | str = "cpu", img2img: bool = False):
-    """A diffusers pipeline (``StableDiffusionImg2ImgPipeline``-style when ``img2img``) on ``device``."""
+def load_text_to_image(spec: dict, device: torch.device | str = "cpu", img2img: bool = False,
+                       safety_checker: bool = False):
+    """A diffusers pipeline (``StableDiffusionImg2ImgPipeline``-style when ``img2img``) on ``device``. Without
+    ``safety_checker`` a pipeline that ships an NSFW checker is loaded without it (its weights are not read)."""
     from diffusers import AutoPipelineForImage2Image, DiffusionPipeline
 
     device = torch.device(device)
     cls = AutoPipelineForImage2Image if img2img else DiffusionPipeline
     try:
-        pipe = cls.from_pretrained(spec["model"], dtype=pick_dtype(spec.get("dtype", "float32"), device))
+        extra = {}
+        if not safety_checker and "safety_checker" in DiffusionPipeline.load_config(spec["model"]):
+            extra = {"safety_checker": None, "requires_safety_checker": False}
+        pipe = cls.from_pretrained(spec["model"], dtype=pick_dtype(spec.get("dtype", "float32"), device), **extra)
     except Exception as exc:
         raise SynrecError(
             f"text-to-image model '{spec['model']}' could not be loaded ({_hub_hint()}): "

@@ -161,4 +161,5 @@ def run(job: dict) -> None:
         with atomic_path(job["out"]) as tmp:
             torch.save({"backbone": backbone_state(backbone), "model": job["model"], "kwargs": job["kwargs"],
                         "history": history, "images": len(source), "fingerprint": source.fingerprint(),
+                        "flagged_dropped": source.n_flagged_dropped,
                         **job["meta"]}, tmp)

@@ -66,13 +66,14 @@ class ShardedImages:
 
     ``lists``: one ``(shard paths, label offset)`` per class list of the space. A shard's rows are ordered by
     (label, image index) over its ``block`` = [start, stop), which the shard records. Behaves like an image store
-    (``labels``, ``image(i)``, ``fingerprint()``, ``len``) so the training code takes either.
+    (``labels``, ``image(i)``, ``fingerprint()``, ``len``) so the training code takes either. Images the safety
+    checker blanked (``flagged``) are left out, so such a class trains on fewer; ``n_flagged_dropped`` counts them.
     """
 
     def __init__(self, lists: list[tuple[list[str | Path], int]], per_class: int, open_files: int = 64):
         self.per_class, self.open_files = per_class, open_files
         self.paths: list[Path] = []
-        rows, labels, shard_ids, sigs = [], [], [], []
+        rows, labels, shard_ids, sigs, dropped = [], [], [], [], []
         for shards, offset in lists:
             for path in shards:
                 path = Path(path)
@@ -83,11 +84,14 @@ class ShardedImages:
                         raise SynrecError(f"{path}: not a pre-training shard (no 'block' attribute)")
                     start, stop = json.loads(f.attrs["block"])  # ShardWriter stores lists as JSON
                     lab = f["labels"][:]
+                    flagged = f["flagged"][:] if "flagged" in f else np.zeros(len(lab), np.uint8)
                     sigs.append(f"{path.name}:{f.attrs.get('settings', '')}:{len(lab)}")
                 if start >= per_class:
                     continue
                 index = start + np.arange(len(lab)) % max(1, stop - start)
-                keep = np.flatnonzero(index < per_class)
+                wanted = index < per_class
+                keep = np.flatnonzero(wanted & (flagged == 0))
+                dropped.append(lab[wanted & (flagged != 0)] + offset)
                 rows.append(keep)
                 labels.append(lab[keep] + offset)
                 shard_ids.append(np.full(len(keep), len(self.paths)))
@@ -97,7 +101,10 @@ class ShardedImages:
         self.rows = np.concatenate(rows)
         self.labels = np.concatenate(labels).astype(np.int64)
         self.shard = np.concatenate(shard_ids)
-        counts = np.bincount(self.labels)
+        lost = np.concatenate(dropped).astype(np.int64)
+        self.n_flagged_dropped = int(len(lost))
+        counts = np.bincount(self.labels, minlength=int(lost.max(initial=-1)) + 1)
+        counts[: len(np.bincount(lost))] += np.bincount(lost)  # a blanked image is not a missing one
         present = np.flatnonzero(counts)
         short = present[counts[present] < per_class]
         if len(short):

@@ -90,8 +90,11 @@ class ShardWriter:
     def n_done(self) -> int:
         return int(self.f["labels"].shape[0])
 
-    def append(self, images: list[np.ndarray], labels, prompts, seeds, flagged=None) -> None:
+    def append(self, images: list[np.ndarray], labels, prompts, seeds, flagged=None, regenerated: int = 0) -> None:
+        """Add a batch; ``regenerated``: how many of its images the safety checker made us generate again."""
         n0, k = self.n_done, len(images)
+        if regenerated:
+            self.f.attrs["n_regenerated"] = int(self.f.attrs.get("n_regenerated", 0)) + int(regenerated)
         for name, _ in _COLUMNS:
             self.f[name].resize((n0 + k,))
         _write_vlen(self.f["images"], n0, [encode_png(im) for im in images])
@@ -124,31 +127,39 @@ def _fingerprint_rows(f: h5py.File, block: int = 1024) -> str:
 
 def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: int = 1024) -> str:
     """Concatenate shards (in the order given) into one image store, streaming ``block`` rows at a time so a
-    1,000-class store never sits in memory; returns the store's fingerprint."""
-    sizes, shared = [], None
+    1,000-class store never sits in memory; returns the store's fingerprint. Images the safety checker blanked
+    (``flagged``) are left out; the store's attributes ``n_flagged_dropped`` and ``n_regenerated`` count them."""
+    kept, shared, regenerated = [], None, 0
     for s in shards:
         with h5py.File(s, "r") as src:
-            sizes.append(int(src["labels"].shape[0]))
+            kept.append(np.flatnonzero(src["flagged"][:] == 0) if "flagged" in src else
+                        np.arange(src["labels"].shape[0]))
             these = {k: src.attrs[k] for k in ("generation", "model", "strength") if k in src.attrs}
+            regenerated += int(src.attrs.get("n_regenerated", 0))
+            total = int(src["labels"].shape[0])
         if shared is not None and these != shared:
             raise SynrecError(f"shard {s} was generated with other settings than {shards[0]}: {these} vs {shared}")
         shared = these
-    n = sum(sizes)
+        kept[-1] = (kept[-1], total)
+    n = sum(len(k) for k, _ in kept)
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
         chunks = (min(64, n),) if n else None
         for name, dtype in _COLUMNS:
             dst.create_dataset(name, shape=(n,), dtype=dtype, chunks=chunks)
         pos = 0
-        for s, size in zip(shards, sizes):
+        for s, (rows, _) in zip(shards, kept):
             with h5py.File(s, "r") as src:
-                for a in range(0, size, block):
-                    b = min(size, a + block)
-                    _write_vlen(dst["images"], pos + a, list(src["images"][a:b]))
+                for a in range(0, len(rows), block):
+                    idx = rows[a : a + block]
+                    lo, hi = int(idx[0]), int(idx[-1]) + 1  # read the span once, pick the kept rows
+                    pick = idx - lo
+                    _write_vlen(dst["images"], pos, list(src["images"][lo:hi][pick]))
                     for name in ("labels", "prompts", "seeds", "flagged"):
-                        dst[name][pos + a : pos + b] = src[name][a:b]
-            pos += size
-        for k, v in {**(shared or {}), **attrs}.items():  # the generation settings travel with the images
-            dst.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else v
+                        dst[name][pos : pos + len(idx)] = src[name][lo:hi][pick]
+                    pos += len(idx)
+        dropped = sum(total - len(rows) for rows, total in kept)
+        for k, v in {**(shared or {}), **attrs, "n_flagged_dropped": dropped, "n_regenerated": regenerated}.items():
+            dst.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else v  # generation settings travel along
         dst.attrs["fingerprint"] = fp = _fingerprint_rows(dst)
     return fp
 
@@ -187,6 +198,15 @@ class ImageStore:
     def prompts(self) -> list[str]:
         with h5py.File(self.path, "r") as f:
             return [p.decode() if isinstance(p, bytes) else p for p in f["prompts"][:]]
+
+
+def safety_counts(store: str | Path) -> dict:
+    """What the safety checker did to an image store: its mode, the blanked images left out, those regenerated."""
+    attrs = ImageStore(store).attrs
+    gen = json.loads(attrs.get("generation", "{}"))
+    return {"safety_checker": gen.get("safety_checker", "off"),
+            "flagged_dropped": int(attrs.get("n_flagged_dropped", 0)),
+            "regenerated": int(attrs.get("n_regenerated", 0))}
 
 
 def open_synthetic(store: str | Path, keep: str | Path | None = None) -> tuple[ImageStore, np.ndarray]:

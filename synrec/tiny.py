@@ -136,7 +136,24 @@ def clip_bpe_tokenizer(folder: Path):
                          eos_token=special[1], pad_token=special[1], unk_token=special[1], model_max_length=77)
 
 
-def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0, parts: dict | None = None) -> Path:
+def tiny_safety_checker(seed: int = 0):
+    """A random-weight ``StableDiffusionSafetyChecker`` (a tiny CLIP vision tower) and its image processor: the
+    component Stable Diffusion checkpoints ship, at a size that runs anywhere."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    torch.manual_seed(seed)
+    cfg = CLIPConfig(text_config={"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
+                                  "num_hidden_layers": 1},
+                     vision_config={"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
+                                    "num_hidden_layers": 1, "image_size": 32, "patch_size": 16},
+                     projection_dim=16)
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return StableDiffusionSafetyChecker(cfg).eval(), processor
+
+
+def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0, parts: dict | None = None,
+                                safety_checker: bool = False) -> Path:
     """Write a diffusers ``StableDiffusionPipeline`` directory with tiny UNet, VAE and text encoder (random ones
     from :func:`tiny_stable_diffusion_parts`, or the given ``parts``)."""
     from diffusers import StableDiffusionPipeline
@@ -145,12 +162,13 @@ def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0, parts: dict 
     out, tmp = _staging(out_dir)
     (tmp / "bpe").mkdir()
     tokenizer = clip_bpe_tokenizer(tmp / "bpe")
+    checker, processor = tiny_safety_checker(seed) if safety_checker else (None, None)
     pipe = StableDiffusionPipeline(
         **parts,
         tokenizer=tokenizer,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+        safety_checker=checker,
+        feature_extractor=processor,
+        requires_safety_checker=safety_checker,
     )
     pipe.save_pretrained(str(tmp))
     shutil.rmtree(tmp / "bpe")

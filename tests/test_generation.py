@@ -122,33 +122,84 @@ def test_merge_streams_shards_in_order_with_a_fingerprint(pipe, tmp_path):
     assert not (tmp_path / "mixed.h5").exists()
 
 
-def test_safety_checker_flags_are_stored_per_image(pipe, tmp_path):
+class Flagging:
+    """The tiny pipeline behind a stand-in safety checker that blanks the images of the given seeds."""
+
+    def __init__(self, pipe, blank_seeds):
+        self.pipe, self.blank, self.calls = pipe, set(blank_seeds), []
+
+    def __call__(self, **kw):
+        seeds = [g.initial_seed() for g in kw["generator"]]
+        self.calls.append(seeds)
+        out = self.pipe(**kw)
+        out.nsfw_content_detected = [s in self.blank for s in seeds]
+        for i, s in enumerate(seeds):
+            if s in self.blank:
+                out.images[i] = 0.0  # what Stable Diffusion's checker does
+        return out
+
+
+def test_blanked_images_are_flagged_in_the_shard_and_left_out_of_the_store(pipe, tmp_path):
     plan = plan_images("ds", [0], PROMPTS, images_per_class=3, seed=0, classnames=NAMES)
-
-    class Flagging:
-        def __call__(self, **kw):
-            out = pipe(**kw)
-            out.nsfw_content_detected = [s % 2 == 1 for s in range(len(kw["prompt"]))]
-            return out
-
-    shard = generate_shard(Flagging(), plan, tmp_path / "f.h5", {**GEN, "batch_size": 3}, {"dataset": "ds"},
-                           progress=False)
+    shard = generate_shard(Flagging(pipe, [plan[1][3]]), plan, tmp_path / "f.h5",
+                           {**GEN, "batch_size": 3, "safety_checker": "drop"}, {"dataset": "ds"}, progress=False)
+    assert ImageStore(shard).flagged.tolist() == [0, 1, 0]
     merge_shards([shard], tmp_path / "m.h5", {"dataset": "ds"})
-    assert ImageStore(tmp_path / "m.h5").flagged.tolist() == [0, 1, 0]
+    store = ImageStore(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5") as f:
+        assert f["seeds"][:].tolist() == [plan[0][3], plan[2][3]]
+    assert len(store) == 2 and store.flagged.tolist() == [0, 0] and store.attrs["n_flagged_dropped"] == 1
+    from synrec.stores import safety_counts
+
+    assert safety_counts(tmp_path / "m.h5") == {"safety_checker": "drop", "flagged_dropped": 1, "regenerated": 0}
     plain = generate_shard(pipe, plan, tmp_path / "p.h5", GEN, {"dataset": "ds"}, progress=False)
     assert ImageStore(plain).flagged.tolist() == [0, 0, 0]
 
 
+def test_regenerate_replaces_a_blanked_image_with_a_fresh_seed_and_drops_one_that_stays_blank(pipe, tmp_path):
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=4, seed=0, classnames=NAMES)
+    planned = [p[3] for p in plan]
+    stubborn = [derive_seed(planned[3], "regenerate", k) for k in (1, 2)]  # image 3 stays blank for all 3 tries
+    fake = Flagging(pipe, [planned[1], planned[3], *stubborn])
+    cfg = {**GEN, "batch_size": 4, "safety_checker": "regenerate", "safety_retries": 3}
+    shard = generate_shard(fake, plan, tmp_path / "r.h5", cfg, {"dataset": "ds"}, progress=False)
+    fresh = derive_seed(planned[1], "regenerate", 1)
+    assert fake.calls == [planned, [fresh, stubborn[0]], [stubborn[1]], [derive_seed(planned[3], "regenerate", 3)]]
+    with h5py.File(shard) as f:
+        assert f["seeds"][:].tolist() == [planned[0], fresh, planned[2], derive_seed(planned[3], "regenerate", 3)]
+        assert f["flagged"][:].tolist() == [0, 0, 0, 0] and f.attrs["n_regenerated"] == 4
+    # the regenerated image is the fresh seed's image, not a blank
+    alone = generate_shard(pipe, [(0, 1, plan[1][2], fresh)], tmp_path / "one.h5", GEN, {"dataset": "ds"},
+                           progress=False)
+    assert np.array_equal(np.asarray(ImageStore(shard).image(1)), np.asarray(ImageStore(alone).image(0)))
+    stays = Flagging(pipe, [planned[3], *[derive_seed(planned[3], "regenerate", k) for k in (1, 2, 3)]])
+    shard = generate_shard(stays, plan, tmp_path / "s.h5", cfg, {"dataset": "ds"}, progress=False)
+    merge_shards([shard], tmp_path / "m.h5", {"dataset": "ds"})
+    assert len(ImageStore(tmp_path / "m.h5")) == 3 and ImageStore(tmp_path / "m.h5").attrs["n_flagged_dropped"] == 1
+
+
+def test_a_shipped_safety_checker_is_loaded_only_when_asked_for(tmp_path):
+    from synrec.tiny import build_tiny_stable_diffusion
+
+    folder = build_tiny_stable_diffusion(tmp_path / "sd", safety_checker=True)
+    assert load_text_to_image({"model": str(folder)}).safety_checker is None  # off: the research default
+    assert load_text_to_image({"model": str(folder)}, img2img=True).safety_checker is None
+    on = load_text_to_image({"model": str(folder)}, safety_checker=True)
+    assert type(on.safety_checker).__name__ == "StableDiffusionSafetyChecker"
+    out = on(prompt=["a photo"], num_inference_steps=1, height=32, width=32, output_type="np")
+    assert out.nsfw_content_detected == [False]  # the checker ran (a random one flags nothing here)
+
+
 def test_a_batch_of_identical_images_is_stored_and_merged(tmp_path):
-    """A safety checker blanks images to black: a batch whose PNGs all have the same length must still write (h5py
+    """A batch of identical (e.g. all-black) images, whose PNGs all have the same length, must still write (h5py
     would turn such rows into a 2-D array that does not fit the (N,) column)."""
     from synrec.stores import ShardWriter
 
     black = [np.zeros((16, 16, 3), np.uint8)] * 4
     w = ShardWriter(tmp_path / "s.h5", {"dataset": "ds"})
-    w.append(black, [0, 0, 1, 1], ["p"] * 4, [1, 2, 3, 4], [1, 1, 1, 1])
+    w.append(black, [0, 0, 1, 1], ["p"] * 4, [1, 2, 3, 4])
     shard = w.finish()
     merge_shards([shard, shard], tmp_path / "m.h5", {"dataset": "ds"}, block=3)
     store = ImageStore(tmp_path / "m.h5")
-    assert len(store) == 8 and store.flagged.tolist() == [1] * 8
+    assert len(store) == 8 and store.flagged.tolist() == [0] * 8
     assert all(np.asarray(store.image(i)).max() == 0 for i in range(8))

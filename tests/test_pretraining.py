@@ -68,6 +68,16 @@ def test_sharded_store_reads_a_per_class_prefix_across_shards_and_class_lists(tm
         ShardedImages([(a, 0), (b, 3)], per_class=6)
 
 
+
+def test_images_the_safety_checker_blanked_are_left_out_of_pretraining(tmp_path):
+    rows = [(c, i) for c in range(2) for i in range(3)]
+    w = ShardWriter(tmp_path / "s.h5", {"block": [0, 3], "dataset": "x"})
+    w.append([_colour(c, i) for c, i in rows], [c for c, _ in rows], ["p"] * 6, list(range(6)),
+             [int((c, i) == (1, 0)) for c, i in rows])
+    store = ShardedImages([([w.finish()], 0)], per_class=3)
+    assert np.bincount(store.labels).tolist() == [3, 2] and store.n_flagged_dropped == 1
+    assert sorted(int(np.asarray(store.image(i))[0, 0, 1]) // 7 for i in range(3, 5)) == [1, 2]  # image 0 is out
+
 def test_label_space_files_load_and_in2k_extra_is_a_thousand_new_names():
     extra = load_class_list("in21k_extra", REPO / "config/datasets", REPO / "config/label_spaces")
     import open_clip

@@ -41,6 +41,7 @@ def test_one_dataset_target_runs_only_its_own_jobs(project):
     assert rec["n_train"] == 4 * 8  # CF budget: 8 per class out of 16 generated
     assert rec["models"]["clip"]["model"] == "local-dir:resources/tiny/clip-RN" and rec["seed"] == 0
     assert len(rec["history"]) == 100 and len(rec["config_hash"]) == 16
+    assert rec["synthetic"] == {"safety_checker": "off", "flagged_dropped": 0, "regenerated": 0}
     assert not (project / "work/demo/demo_cifar").exists()  # the other dataset was not touched
     assert not (project / "work/demo/demo_shapes/features/ViT-B-16").exists()
     assert (project / "logs/classifier_tuning/demo_shapes-RN50-LE+CF-SCE.log").read_text().count("top-1") == 1
