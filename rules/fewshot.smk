@@ -15,6 +15,7 @@ rule few_shot_split:
         data_root=config["data_root"],
         train_split=FS["train_split"],
         val_split=lambda w: FS["val_split"] if has_val_split(w.dataset) else None,
+        sampler=FS["sampler"],
     script:
         "../scripts/few_shot_split.py"
 

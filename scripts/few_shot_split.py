@@ -13,8 +13,9 @@ with rule_log(sm.log, f"few_shot_split {w.dataset} {w.shots}-shot seed {w.fseed}
     train = load_split(ds, sm.params.data_root, sm.params.train_split)
     val = load_split(ds, sm.params.data_root, sm.params.val_split) if sm.params.val_split else None
     split = few_shot_split(train.labels, None if val is None else val.labels, int(w.shots), int(w.fseed),
-                           ds["classnames"])
+                           ds["classnames"], sm.params.sampler)
     write_json(sm.output[0], {"dataset": ds["name"], "shots": int(w.shots), "seed": int(w.fseed),
                               "train": split["train"].tolist(), "val": split["val"].tolist(),
-                              "val_from": split["val_from"], "train_fingerprint": train.fingerprint()})
+                              "val_from": split["val_from"], "sampler": sm.params.sampler,
+                              "train_fingerprint": train.fingerprint()})
     print(f"{len(split['train'])} shots, {len(split['val'])} validation images (from {split['val_from']})")

@@ -28,15 +28,45 @@ def test_shots_are_k_per_class_reproducible_and_nested_in_the_train_split():
 
 
 
+
+def test_dassl_sampler_draws_the_shots_dassls_generate_fewshot_dataset_draws():
+    """Dassl (CoOp, Tip-Adapter): set_random_seed(seed), then generate_fewshot_dataset on train (K) and val (min(K,
+    4)), each class's items in data order, random.sample per class. Written here as Dassl writes it."""
+    import random
+    from collections import defaultdict
+
+    def dassl(data_source, num_shots):
+        tracker = defaultdict(list)
+        for item in data_source:
+            tracker[item[1]].append(item)
+        dataset = []
+        for _, items in tracker.items():
+            dataset.extend(random.sample(items, num_shots) if len(items) >= num_shots else items)
+        return dataset
+
+    rng = np.random.default_rng(5)
+    train_labels, val_labels = rng.integers(0, 6, 300), rng.integers(0, 6, 60)
+    for seed, k in ((1, 16), (2, 4), (3, 1)):
+        random.seed(seed)
+        want_train = sorted(i for i, _ in dassl(list(enumerate(train_labels.tolist())), k))
+        want_val = sorted(i for i, _ in dassl(list(enumerate(val_labels.tolist())), min(k, 4)))
+        got = few_shot_split(train_labels, val_labels, k, seed, NAMES + ["f"], sampler="dassl")
+        assert got["train"].tolist() == want_train and got["val"].tolist() == want_val, (seed, k)
+    # relabelling classes (data order unchanged) leaves the shots where they were
+    swapped = np.choose(train_labels, [1, 0, 2, 3, 4, 5])
+    assert (few_shot_split(swapped, None, 4, 1, NAMES + ["f"])["train"].tolist()
+            == few_shot_split(train_labels, None, 4, 1, NAMES + ["f"])["train"].tolist())
+
 def test_a_class_gets_the_same_shots_whatever_its_label():
     """Relabelling two classes (in the data and the class list alike) leaves every class's shots where they were:
     the draw is keyed on the class's name, not its label."""
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 5, 200)
     swapped = np.choose(labels, [1, 0, 2, 3, 4])  # 'a' <-> 'b'
-    a = sample_shots(labels, 4, 7, NAMES)
+    a = sample_shots(labels, 4, 7, NAMES)  # the by-name sampler
     assert a.tolist() == sample_shots(swapped, 4, 7, ["b", "a", "c", "d", "e"]).tolist()
     assert a.tolist() != sample_shots(swapped, 4, 7, NAMES).tolist()  # keyed on labels, they would move
+    assert few_shot_split(labels, None, 4, 7, NAMES, sampler="by-name")["train"].tolist() == a.tolist()
 
 def test_real_filter_drops_exactly_the_images_nearest_another_class():
     real = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1.0]])
