@@ -23,7 +23,7 @@ from .atomic import atomic_path
 from .errors import SynrecError
 from .features import LabelledImages
 from .models import timm_model
-from .training import SeededAugment, cross_entropy_step, train_loop
+from .training import RepeatedViews, SeededAugment, classification_step, train_loop
 
 _PREFIXES = ("module.", "encoder_q.0.", "encoder_q.", "backbone.")
 
@@ -112,6 +112,8 @@ def build(method: str, name: str, n_classes: int, cfg: dict, seed: int, kwargs: 
           init: str | None = None):
     """(model to train, the backbone inside it) for ``method`` in {supervised, mocov2}."""
     if method == "supervised":
+        if cfg.get("drop_path", 0) > 0:  # stochastic depth (DeiT: 0.1)
+            kwargs = {**(kwargs or {}), "drop_path_rate": cfg["drop_path"]}
         model = create(name, n_classes, seed, kwargs)
         if init:
             load_backbone(model, init)
@@ -134,9 +136,14 @@ def dataset(method: str, source, cfg: dict, seed: int):
         from .moco import moco_v2_transform
 
         return SeededAugment(TwoViews(source, moco_v2_transform(cfg["image_size"]), indices), seed)
-    from .from_scratch import transforms
+    from timm.data import create_transform
 
-    return SeededAugment(LabelledImages(source, transforms(cfg["image_size"])[0], indices), seed)
+    # timm's train transform; DeiT's recipe adds RandAugment and random erasing
+    train = create_transform(cfg["image_size"], is_training=True, auto_augment=cfg.get("auto_augment"),
+                             re_prob=cfg.get("re_prob", 0.0))
+    images = LabelledImages(source, train, indices)
+    r = int(cfg.get("repeated_aug", 1))
+    return SeededAugment(RepeatedViews(images, r) if r > 1 else images, seed)
 
 
 def run(job: dict) -> None:
@@ -154,7 +161,8 @@ def run(job: dict) -> None:
         print(f"{job['method']} {job['model']}: {len(source)} images of {job['n_classes']} classes "
               f"({job['per_class']} per class), init {job['init'] or 'random'}")
     history = train_loop(model, dataset(job["method"], source, cfg, job["seed"]),
-                         _moco_loss if job["method"] == "mocov2" else cross_entropy_step, cfg, job["seed"], device(),
+                         _moco_loss if job["method"] == "mocov2" else classification_step(cfg, job["n_classes"]),
+                         cfg, job["seed"], device(),
                          job["num_workers"], checkpoint=job["checkpoint"], checkpoint_every=job["checkpoint_every"],
                          desc=f"pretrain {job['method']}")
     if is_main():

@@ -19,6 +19,7 @@ import contextlib
 import random
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -44,6 +45,47 @@ class SeededAugment(torch.utils.data.Dataset):
         random.seed(s)
         torch.manual_seed(s)
         return self.data[i]
+
+
+class RepeatedViews(torch.utils.data.Dataset):
+    """``r`` views of every item: view ``j`` is item ``j // r``. Under :class:`SeededAugment` each view gets its own
+    augmentation seed (repeated augmentation)."""
+
+    def __init__(self, data, r: int):
+        self.data, self.r = data, r
+
+    def __len__(self):
+        return len(self.data) * self.r
+
+    def __getitem__(self, j):
+        return self.data[j // self.r]
+
+
+class MixupStep:
+    """A classification step under timm's Mixup/CutMix with label smoothing and soft-target cross-entropy (DeiT)."""
+
+    def __init__(self, mixup: float, cutmix: float, label_smoothing: float, n_classes: int):
+        from timm.data import Mixup
+        from timm.loss import SoftTargetCrossEntropy
+
+        self.mix = Mixup(mixup_alpha=mixup, cutmix_alpha=cutmix, label_smoothing=label_smoothing,
+                         num_classes=n_classes)
+        self.loss = SoftTargetCrossEntropy()
+
+    def __call__(self, module, batch):
+        x, y = batch
+        x, target = self.mix(x, y)
+        return self.loss(module(x), target)
+
+
+def classification_step(cfg: dict, n_classes: int):
+    """The step loss a supervised recipe asks for: Mixup/CutMix with soft targets, label-smoothed or plain CE."""
+    if cfg.get("mixup", 0) > 0 or cfg.get("cutmix", 0) > 0:
+        return MixupStep(cfg.get("mixup", 0), cfg.get("cutmix", 0), cfg.get("label_smoothing", 0), n_classes)
+    if cfg.get("label_smoothing", 0) > 0:
+        ls = cfg["label_smoothing"]
+        return lambda module, batch: torch.nn.functional.cross_entropy(module(batch[0]), batch[1], label_smoothing=ls)
+    return cross_entropy_step
 
 
 def cross_entropy_step(module, batch):
@@ -75,11 +117,17 @@ def train_loop(model, data: SeededAugment, step_loss, cfg: dict, seed: int = 0, 
                desc: str = "train", collate_fn=None) -> list[dict]:
     """Train ``model`` on ``data``; ``step_loss(module, batch)`` gives a batch's loss. ``cfg``: epochs, batch_size
     (global, over all ranks), lr, weight_decay, warmup_epochs, optionally optimizer, momentum, amp (bfloat16
-    autocast on CUDA). Returns the per-epoch history ``[{epoch, loss, lr}]`` (loss averaged on this rank).
-    ``on_step(step, loss)`` is called after every optimiser step (tests use it)."""
+    autocast on CUDA), repeated_aug. Returns the per-epoch history ``[{epoch, loss, lr}]`` (loss averaged on this
+    rank). ``on_step(step, loss)`` is called after every optimiser step (tests use it).
+
+    With ``repeated_aug`` = r > 1 (DeiT's repeated augmentation) ``data`` holds r views of every image
+    (:class:`RepeatedViews`); an epoch is as long as the image count and takes 1/r of the images, each r times in a
+    row, so the views of one image share a batch. numpy's and torch's global RNGs are seeded per (seed, epoch,
+    step), so what a step draws (Mixup, drop-path, proposal sampling) is the same after a resume."""
     device = torch.device(device)
     rank, world = rank_and_world()
-    bs, n = cfg["batch_size"], len(data)
+    r = int(cfg.get("repeated_aug", 1))
+    bs, n = cfg["batch_size"], len(data) // r
     if bs % world:
         raise SynrecError(f"batch_size {bs} is not divisible by the {world} processes of the job (one per GPU)")
     per_rank = bs // world
@@ -115,12 +163,17 @@ def train_loop(model, data: SeededAugment, step_loss, cfg: dict, seed: int = 0, 
                       unit="epoch"):
         data.epoch = epoch
         order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, "epoch", epoch)))
+        if r > 1:  # the r views of each image in a row, as many samples as images
+            order = (order[:, None] * r + torch.arange(r)).reshape(-1)[:n]
         batches = order[: per_epoch * bs].view(per_epoch, -1)[state["step_in_epoch"]:]
         mine = batches[:, rank * per_rank : (rank + 1) * per_rank].reshape(-1).tolist()
         loader = torch.utils.data.DataLoader(data, batch_size=per_rank, sampler=mine, num_workers=num_workers,
                                              pin_memory=device.type == "cuda", collate_fn=collate_fn)
         for batch in tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not (progress and is_main())):
             batch = _to(batch, device)
+            step_seed = derive_seed(seed, "step", epoch, state["step_in_epoch"])
+            np.random.seed(step_seed % 2**32)
+            torch.manual_seed(step_seed)
             with amp:
                 loss = step_loss(module, batch)
             opt.zero_grad(set_to_none=True)

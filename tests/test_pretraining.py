@@ -236,3 +236,54 @@ def test_a_table_that_needs_missing_config_is_one_line_before_any_job(tmp_path, 
     assert out.returncode != 0
     assert [x for x in (out.stdout + out.stderr).splitlines() if x.startswith("synrec:")] == [
         f"synrec: workflow config: {line}"]
+
+
+def test_deit_small_is_pretrained_with_deits_recipe():
+    """DeiT's recipe (RandAugment, Mixup 0.8 / CutMix 1.0, label smoothing 0.1, random erasing 0.25, drop-path 0.1,
+    repeated augmentation x3) is the paper config's default for deit_small_patch16_224, and each piece is wired."""
+    from PIL import Image
+
+    from synrec.pretrain import dataset
+    from synrec.training import MixupStep, classification_step, train_loop
+
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())["pretraining"]["supervised"]
+    deit = cfg["deit_small_patch16_224"]
+    assert {k: deit[k] for k in ("auto_augment", "re_prob", "mixup", "cutmix", "label_smoothing", "drop_path",
+                                 "repeated_aug")} == {"auto_augment": "rand-m9-mstd0.5-inc1", "re_prob": 0.25,
+                                                      "mixup": 0.8, "cutmix": 1.0, "label_smoothing": 0.1,
+                                                      "drop_path": 0.1, "repeated_aug": 3}
+    assert "mixup" not in cfg["resnet50"]  # the ResNet recipe stays plain
+
+    recipe = {**deit, "epochs": 1, "batch_size": 6, "image_size": 32, "warmup_epochs": 0}
+    kwargs = {"img_size": 32, "patch_size": 8, "depth": 2}
+    model, _ = build("supervised", "vit_tiny_patch16_224", 4, recipe, 0, kwargs)
+    rates = [getattr(b.drop_path1, "drop_prob", 0.0) for b in model.blocks]
+    assert [round(float(r), 3) for r in rates] == [0.0, 0.1]  # timm's linear decay over the blocks
+
+    class Source:  # 12 images, 4 classes
+        labels = np.repeat(np.arange(4), 3)
+
+        def __len__(self):
+            return 12
+
+        def image(self, i):
+            return Image.fromarray(np.random.default_rng(i).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+
+    data = dataset("supervised", Source(), recipe, seed=0)
+    assert len(data) == 36  # three views of each image
+    step = classification_step(recipe, 4)
+    assert isinstance(step, MixupStep)
+    seen = []
+
+    def spy(module, batch):
+        seen.append((batch[0].clone(), batch[1].clone()))
+        return step(module, batch)
+
+    train_loop(model, data, spy, {**recipe, "optimizer": "adamw"}, seed=0, progress=False)
+    assert sum(len(y) for _, y in seen) == 12  # an epoch is as long as the image count
+    for x, y in seen:  # each image's three views share the batch, each augmented differently
+        assert (y.view(-1, 3) == y.view(-1, 3)[:, :1]).all()
+        assert not torch.equal(x[0], x[1])
+    x, y = seen[0]
+    _, target = step.mix(x.clone(), y.clone())
+    assert target.shape == (6, 4) and float(target.max()) < 1.0  # soft, smoothed targets
