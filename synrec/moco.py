@@ -9,9 +9,11 @@
   p 0.2, Gaussian blur (σ 0.1–2) p 0.5, horizontal flip.
 
 With several data-parallel processes, every rank enqueues the keys of all ranks (gathered), so the queues stay
-identical. Shuffle-BN (MoCo's trick against BN statistics leaking within a GPU's batch) is not implemented: each
-rank's BN sees its own batch. The pre-training job is :mod:`synrec.pretrain`. Written from the papers, not from any
-implementation.
+identical. **Shuffle-BN** (MoCo §3.3: a query and its positive key must not share BN statistics, or the model
+cheats through them): with several ranks the key images are gathered, permuted by one shared permutation, encoded
+a rank's share each, gathered back and un-permuted (:func:`shuffled_keys`). In one process the same holds by
+split-BN: the key batch is permuted and encoded in ``bn_splits`` chunks (as if on that many GPUs), then restored.
+The pre-training job is :mod:`synrec.pretrain`. Written from the papers, not from any implementation.
 """
 
 from __future__ import annotations
@@ -33,6 +35,36 @@ def _gather(x: torch.Tensor) -> torch.Tensor:
     parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, x.contiguous())
     return torch.cat(parts)
+
+
+def _rank_world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+@torch.no_grad()
+def shuffled_keys(encoder: nn.Module, im_k: torch.Tensor, splits: int = 1) -> torch.Tensor:
+    """``encoder(im_k)`` row for row, but with each key's BN statistics taken over other samples than its query's.
+
+    Several ranks: gather every rank's key images, permute them with one permutation (rank 0's, broadcast), encode
+    this rank's share of the permuted batch, gather the keys, un-permute, keep this rank's rows. One rank: permute
+    and encode in ``splits`` chunks of at least 2 (split-BN), then un-permute."""
+    rank, world = _rank_world()
+    if world > 1:
+        import torch.distributed as dist
+
+        everything = _gather(im_k)
+        perm = torch.randperm(len(everything), device=im_k.device)
+        dist.broadcast(perm, src=0)
+        keys = _gather(encoder(everything[perm.view(world, -1)[rank]]))
+        return keys[torch.argsort(perm).view(world, -1)[rank]]
+    perm = torch.randperm(len(im_k), device=im_k.device)
+    chunks = max(1, min(splits, len(im_k) // 2))
+    keys = torch.cat([encoder(c) for c in im_k[perm].chunk(chunks)])
+    return keys[torch.argsort(perm)]
 
 
 def mlp_head(in_dim: int, dim: int = 128, hidden: int = 2048) -> nn.Module:
@@ -62,13 +94,17 @@ class MoCo(nn.Module):
         momentum: m of the key encoder's update θ_k ← m·θ_k + (1 − m)·θ_q (0.999).
         temperature: T of the InfoNCE softmax (0.2 in v2; 0.07 in v1).
         seed: seeds the queue's random initial keys.
+        shuffle_bn: encode keys through :func:`shuffled_keys` (MoCo's shuffle-BN); ``bn_splits`` chunks in one
+            process (8: MoCo's 8 GPUs).
 
     Shapes: images N x 3 x H x W; q, k N x D (L2-normalised); ``queue`` D x K; logits N x (1 + K).
     """
 
     def __init__(self, backbone: nn.Module, feat_dim: int, dim: int = 128, queue_size: int = 65536,
-                 momentum: float = 0.999, temperature: float = 0.2, seed: int = 0):
+                 momentum: float = 0.999, temperature: float = 0.2, seed: int = 0, shuffle_bn: bool = True,
+                 bn_splits: int = 8):
         super().__init__()
+        self.shuffle_bn, self.bn_splits = shuffle_bn, bn_splits
         self.encoder_q = nn.Sequential(backbone, mlp_head(feat_dim, dim))
         self.encoder_k = copy.deepcopy(self.encoder_q).requires_grad_(False)
         self.momentum, self.temperature = momentum, temperature
@@ -96,7 +132,8 @@ class MoCo(nn.Module):
         q = F.normalize(self.encoder_q(im_q), dim=1)
         with torch.no_grad():
             self.momentum_update()
-            k = F.normalize(self.encoder_k(im_k), dim=1)
+            keys = shuffled_keys(self.encoder_k, im_k, self.bn_splits) if self.shuffle_bn else self.encoder_k(im_k)
+            k = F.normalize(keys, dim=1)
         loss = info_nce(q, k, self.queue.clone().detach(), self.temperature)
         self.enqueue(_gather(k))
         return loss

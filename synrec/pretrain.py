@@ -125,7 +125,8 @@ def build(method: str, name: str, n_classes: int, cfg: dict, seed: int, kwargs: 
         if init:
             load_backbone(backbone, init)
         moco = MoCo(backbone, backbone.num_features, dim=cfg["dim"], queue_size=cfg["queue"], momentum=cfg["m"],
-                    temperature=cfg["temperature"], seed=seed)
+                    temperature=cfg["temperature"], seed=seed, shuffle_bn=cfg.get("shuffle_bn", True),
+                    bn_splits=cfg.get("bn_splits", 8))
         return moco, backbone
     raise SynrecError(f"pre-training method {method!r}: expected supervised or mocov2")
 

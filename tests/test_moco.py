@@ -67,3 +67,62 @@ def test_v2_augmentation_gives_two_different_views_of_the_right_shape():
     torch.manual_seed(0)
     a, b = tf(img), tf(img)
     assert a.shape == b.shape == (3, 32, 32) and not torch.equal(a, b)
+
+
+class _Recording(nn.Module):
+    """A row-wise 'encoder' (no BN) that records the batches it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.clone())
+        return x.flatten(1)[:, :3] * 2 + 1
+
+
+def test_shuffle_bn_in_one_process_permutes_the_keys_in_chunks_and_restores_their_order():
+    from synrec.moco import shuffled_keys
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 2, 2, 2)
+    enc = _Recording()
+    keys = shuffled_keys(enc, x, splits=4)
+    assert torch.equal(keys, x.flatten(1)[:, :3] * 2 + 1)  # each key is its own image's, in the batch's order
+    assert [len(s) for s in enc.seen] == [2, 2, 2, 2]  # four split-BN chunks
+    seen = torch.cat(enc.seen)
+    order = [int(torch.nonzero((x == row).all(dim=(1, 2, 3)))[0]) for row in seen]
+    assert sorted(order) == list(range(8)) and order != list(range(8))  # a permutation of the batch, not the batch
+    # with BN the chunks have their own statistics, so the keys differ from an unsplit pass
+    bn = nn.Sequential(nn.Conv2d(2, 4, 1), nn.BatchNorm2d(4), nn.Flatten()).train()
+    assert not torch.allclose(shuffled_keys(bn, x, splits=4), bn(x), atol=1e-4)
+    assert torch.allclose(shuffled_keys(bn, x, splits=1), bn(x), atol=1e-5)  # one chunk: a permuted batch, same BN
+
+
+def _shuffle_job(out: str) -> None:
+    import torch.distributed as dist
+
+    from synrec.moco import shuffled_keys
+
+    rank = dist.get_rank()
+    torch.manual_seed(0)
+    images = torch.arange(rank * 4, rank * 4 + 4, dtype=torch.float32).view(4, 1, 1, 1).expand(4, 3, 1, 1)
+    enc = _Recording()
+    keys = shuffled_keys(enc, images.contiguous())
+    torch.save({"keys": keys, "own": images.flatten(1)[:, :3] * 2 + 1, "seen": enc.seen[0][:, 0, 0, 0]},
+               f"{out}-{rank}.pt")
+
+
+def test_shuffle_bn_across_two_processes_encodes_a_shared_permutation_and_returns_each_rank_its_keys(tmp_path):
+    import sys
+    from pathlib import Path
+
+    from synrec.distributed import launch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    launch(_shuffle_job, (str(tmp_path / "r"),), nprocs=2)
+    r0, r1 = torch.load(tmp_path / "r-0.pt"), torch.load(tmp_path / "r-1.pt")
+    assert torch.equal(r0["keys"], r0["own"]) and torch.equal(r1["keys"], r1["own"])  # restored, rank by rank
+    seen = sorted(torch.cat([r0["seen"], r1["seen"]]).tolist())
+    assert seen == list(range(8))  # together the ranks encoded the 8 images once each
+    assert r0["seen"].tolist() != [0.0, 1.0, 2.0, 3.0]  # rank 0 encoded a shuffled share, not its own batch
