@@ -125,6 +125,10 @@ def _fingerprint_rows(f: h5py.File, block: int = 1024) -> str:
     return h.hexdigest()[:16]
 
 
+#: shard attributes every shard of a store must share, and the store keeps (RG: its strength and noise level)
+_SHARED_ATTRS = ("generation", "model", "strength", "start_timestep", "noise_std", "noise_std_paper")
+
+
 def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: int = 1024) -> str:
     """Concatenate shards (in the order given) into one image store, streaming ``block`` rows at a time so a
     1,000-class store never sits in memory; returns the store's fingerprint. Images the safety checker blanked
@@ -134,7 +138,7 @@ def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: 
         with h5py.File(s, "r") as src:
             kept.append(np.flatnonzero(src["flagged"][:] == 0) if "flagged" in src else
                         np.arange(src["labels"].shape[0]))
-            these = {k: src.attrs[k] for k in ("generation", "model", "strength") if k in src.attrs}
+            these = {k: src.attrs[k] for k in _SHARED_ATTRS if k in src.attrs}
             regenerated += int(src.attrs.get("n_regenerated", 0))
             total = int(src["labels"].shape[0])
         if shared is not None and these != shared:

@@ -350,7 +350,7 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     assert counts["coop"] == len(fs) * runs
     assert counts["partial_tuning"] == 7 and counts["table3"] == 1  # Table 3: head only ... everything
     assert counts["from_scratch"] == 1 + 8 and counts["table4"] == 1  # Table 4: synthetic + 8 real subset sizes
-    assert counts["frozen_bn"] == seeds * 4  # Table 6: real/syn x BN train/frozen at 16 shots
+    assert counts["frozen_bn"] == seeds * 2 + 2  # Table 6: real shots per seed, LE+CF images once; x BN train/frozen
     assert counts["table1"] == counts["table2"] == counts["table5"] == counts["table6"] == counts["table7"] == 1
     assert counts["figure1"] == 1
     # Sec. 3.3: each class list generated once, to the most images per class any cell needs, in 2,000-image blocks:
