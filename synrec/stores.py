@@ -136,15 +136,14 @@ def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: 
     kept, shared, regenerated = [], None, 0
     for s in shards:
         with h5py.File(s, "r") as src:
-            kept.append(np.flatnonzero(src["flagged"][:] == 0) if "flagged" in src else
-                        np.arange(src["labels"].shape[0]))
+            total = int(src["labels"].shape[0])
+            rows = np.flatnonzero(src["flagged"][:] == 0) if "flagged" in src else np.arange(total)
             these = {k: src.attrs[k] for k in _SHARED_ATTRS if k in src.attrs}
             regenerated += int(src.attrs.get("n_regenerated", 0))
-            total = int(src["labels"].shape[0])
         if shared is not None and these != shared:
             raise SynrecError(f"shard {s} was generated with other settings than {shards[0]}: {these} vs {shared}")
         shared = these
-        kept[-1] = (kept[-1], total)
+        kept.append((rows, total))
     n = sum(len(k) for k, _ in kept)
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
         chunks = (min(64, n),) if n else None
