@@ -62,6 +62,12 @@ def test_img2img_starts_within_half_a_grid_step_of_the_papers_noise_level():
         assert below < noise_std(acp, t0) < above
         paper = (1 - paper_sqrt_alpha_bar(shots) ** 2) ** 0.5
         assert abs(noise_std(acp, t0) - paper) < 0.03, (shots, noise_std(acp, t0), paper)
+    # the figures docs/differences.md gives: start timesteps and noise std applied vs the paper's
+    starts = [start_timestep(sched, 50, rg_strength(k, sched, 50)) for k in (16, 8, 4, 2, 1)]
+    assert starts == [61, 81, 221, 261, 361]
+    assert [round(noise_std(acp, t), 3) for t in starts] == [0.245, 0.288, 0.528, 0.587, 0.715]
+    assert [round((1 - paper_sqrt_alpha_bar(k) ** 2) ** 0.5, 3) for k in (16, 8, 4, 2, 1)] == [
+        0.231, 0.308, 0.521, 0.587, 0.706]
     naive = {k: start_timestep(sched, 50, (paper_timestep(k, acp) + 1) / 1000) for k in (16, 8, 4, 2, 1)}
     assert naive == {16: 41, 8: 81, 4: 201, 2: 261, 1: 341}
     assert start_timestep(sched, 50, 0.01) is None  # no step at all
