@@ -11,7 +11,7 @@ from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, lo
 from synrec.errors import SynrecError
 from synrec.few_shot_methods import METHODS as FS_METHODS
 from synrec.few_shot_methods import synthetic_source
-from synrec.generation import n_chunks
+from synrec.generation import SPEED_DEFAULTS, n_chunks
 from synrec.models import local_model_path
 from synrec.pretrain_data import blocks as pt_block_ids
 from synrec.pretrain_data import per_class as pt_per_class_count
@@ -84,11 +84,15 @@ wildcard_constraints:
 
 
 def image_settings():
-    """The generation settings that change the images (batch size and job split do not: scripts read those from
-    the config, so changing them reruns nothing; nor do the safety settings while the checker is off)."""
-    off = config["generation"]["safety_checker"] == "off"
-    skip = ("batch_size", "classes_per_job") + (("safety_checker", "safety_retries") if off else ())
-    return {k: v for k, v in config["generation"].items() if k not in skip}
+    """The generation settings that change the images (batch size, job split and background encoding do not:
+    scripts read those from the config, so changing them reruns nothing; nor do the safety settings while the
+    checker is off, nor the speed settings at their defaults)."""
+    g = config["generation"]
+    skip = {"batch_size", "classes_per_job", "background_encode"}
+    if g["safety_checker"] == "off":
+        skip |= {"safety_checker", "safety_retries"}
+    skip |= {k for k, v in SPEED_DEFAULTS.items() if g[k] == v}
+    return {k: v for k, v in g.items() if k not in skip}
 
 
 def model_input(spec):

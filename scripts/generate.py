@@ -4,7 +4,7 @@ import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
 from pathlib import Path
 
-from synrec.generation import chunk_classes, generate_shard, plan_images
+from synrec.generation import apply_speed_settings, chunk_classes, generate_shard, plan_images
 from synrec.models import load_text_to_image, pick_device
 from synrec.runlog import rule_log, throughput_settings
 
@@ -18,5 +18,6 @@ with rule_log(sm.log, f"generate {sm.wildcards.dataset} {sm.wildcards.strategy} 
     print(f"classes {labels[0]}..{labels[-1]}: {len(plan)} images")
     pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device),
                               safety_checker=gen.get("safety_checker", "off") != "off")
+    pipe = apply_speed_settings(pipe, gen)
     attrs = {"dataset": record["dataset"], "strategy": record["strategy"], "model": sm.params.model["model"]}
     generate_shard(pipe, plan, sm.output[0], gen, attrs)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from synrec.datasets import load_split
-from synrec.generation import chunk_classes, generate_shard, plan_guided_images
+from synrec.generation import apply_speed_settings, chunk_classes, generate_shard, plan_guided_images
 from synrec.models import load_text_to_image, pick_device
 from synrec.real_guidance import (
     GuidedPipeline,
@@ -23,7 +23,7 @@ sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"real_guidance {w.dataset} {w.shots}-shot seed {w.fseed} chunk {w.chunk}"):
     ds, rg = sm.params.dataset, sm.params.real_guidance
-    gen = {**sm.params.generation, "batch_size": throughput_settings(sm, "generation")["batch_size"]}
+    gen = {**sm.params.generation, **throughput_settings(sm, "generation")}
     split = json.loads(Path(sm.input.split).read_text())
     # B prompts: the class name, as the paper's code
     prompts = json.loads(Path(sm.input.prompts).read_text())["prompts"]
@@ -36,6 +36,7 @@ with rule_log(sm.log, f"real_guidance {w.dataset} {w.shots}-shot seed {w.fseed} 
                               sm.params.seed, tag=f"RG-{w.shots}shot-seed{w.fseed}", classnames=ds["classnames"])
     pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device), img2img=True,
                               safety_checker=gen.get("safety_checker", "off") != "off")
+    pipe = apply_speed_settings(pipe, gen)
     steps, acp = gen["num_inference_steps"], pipe.scheduler.alphas_cumprod
     strength = rg["strength"] if rg["strength"] is not None else rg_strength(int(w.shots), pipe.scheduler, steps,
                                                                              rg["refer_iters"])

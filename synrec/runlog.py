@@ -48,7 +48,7 @@ def rule_log(log_files, name: str):
 
 #: The settings that change how fast a job runs, never what it writes, per config section.
 THROUGHPUT_KEYS = {
-    "generation": ("batch_size", "classes_per_job"),
+    "generation": ("batch_size", "classes_per_job", "background_encode"),
     "features": ("batch_size", "num_workers"),
     "table4": ("num_workers", "checkpoint_every"),
 }

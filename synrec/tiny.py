@@ -47,11 +47,15 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 def build_tiny_clip(out_dir: str | Path, arch: str = "RN", seed: int = 0) -> Path:
     """Write an open_clip ``local-dir:`` model (``open_clip_config.json`` + ``open_clip_model.safetensors``)."""
+    return write_open_clip(out_dir, TINY_CLIP_CONFIGS[arch], seed)
+
+
+def write_open_clip(out_dir: str | Path, cfg: dict, seed: int = 0) -> Path:
+    """A random-weight ``open_clip.CLIP(**cfg)`` in open_clip's ``local-dir:`` format."""
     import open_clip
     import safetensors.torch
 
     out, tmp = _staging(out_dir)
-    cfg = TINY_CLIP_CONFIGS[arch]
     torch.manual_seed(seed)
     model = open_clip.CLIP(**cfg)
     config = {
@@ -156,13 +160,20 @@ def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0, parts: dict 
                                 safety_checker: bool = False) -> Path:
     """Write a diffusers ``StableDiffusionPipeline`` directory with tiny UNet, VAE and text encoder (random ones
     from :func:`tiny_stable_diffusion_parts`, or the given ``parts``)."""
+    parts = parts or tiny_stable_diffusion_parts(seed)
+    return write_stable_diffusion(out_dir, parts, tiny_safety_checker(seed) if safety_checker else None)
+
+
+def write_stable_diffusion(out_dir: str | Path, parts: dict, checker=None, variant: str | None = None) -> Path:
+    """Save a ``StableDiffusionPipeline`` of ``parts`` (unet, vae, text_encoder, scheduler) with a CLIP BPE
+    tokenizer, and ``checker = (safety checker, image processor)`` or none."""
     from diffusers import StableDiffusionPipeline
 
-    parts = parts or tiny_stable_diffusion_parts(seed)
     out, tmp = _staging(out_dir)
     (tmp / "bpe").mkdir()
     tokenizer = clip_bpe_tokenizer(tmp / "bpe")
-    checker, processor = tiny_safety_checker(seed) if safety_checker else (None, None)
+    checker, processor = checker or (None, None)
+    safety_checker = checker is not None
     pipe = StableDiffusionPipeline(
         **parts,
         tokenizer=tokenizer,
@@ -170,7 +181,7 @@ def build_tiny_stable_diffusion(out_dir: str | Path, seed: int = 0, parts: dict 
         feature_extractor=processor,
         requires_safety_checker=safety_checker,
     )
-    pipe.save_pretrained(str(tmp))
+    pipe.save_pretrained(str(tmp), variant=variant)
     shutil.rmtree(tmp / "bpe")
     _replace_dir(tmp, out)
     return out
@@ -184,8 +195,9 @@ _T5_CORPUS = (
 
 
 def build_tiny_t5(out_dir: str | Path, extra_words: list[str] = (), seed: int = 0,
-                  vocab_size: int = 120) -> Path:
-    """Write a transformers T5 word-to-sentence model + fast tokenizer (``AutoModelForSeq2SeqLM`` loadable)."""
+                  vocab_size: int = 120, shape: dict | None = None) -> Path:
+    """Write a transformers T5 word-to-sentence model + fast tokenizer (``AutoModelForSeq2SeqLM`` loadable);
+    ``shape``: T5Config fields that replace the tiny ones (a true-size model's)."""
     from tokenizers import SentencePieceUnigramTokenizer
     from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
 
@@ -200,15 +212,11 @@ def build_tiny_t5(out_dir: str | Path, extra_words: list[str] = (), seed: int = 
     tokenizer = T5TokenizerFast(tokenizer_file=str(tmp / "sp.json"), pad_token="<pad>", eos_token="</s>",
                                 unk_token="<unk>", extra_ids=0)
     torch.manual_seed(seed)
+    fields = {"vocab_size": len(tokenizer), "d_model": 32, "d_ff": 64, "d_kv": 8, "num_layers": 2,
+              "num_decoder_layers": 2, "num_heads": 4, **(shape or {})}
     model = T5ForConditionalGeneration(
         T5Config(
-            vocab_size=len(tokenizer),
-            d_model=32,
-            d_ff=64,
-            d_kv=8,
-            num_layers=2,
-            num_decoder_layers=2,
-            num_heads=4,
+            **fields,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
             decoder_start_token_id=tokenizer.pad_token_id,

@@ -3,6 +3,7 @@ import json
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from synrec.errors import SynrecError
 from synrec.generation import chunk_classes, generate_shard, n_chunks, plan_images
@@ -203,3 +204,63 @@ def test_a_batch_of_identical_images_is_stored_and_merged(tmp_path):
     store = ImageStore(tmp_path / "m.h5")
     assert len(store) == 8 and store.flagged.tolist() == [0] * 8
     assert all(np.asarray(store.image(i)).max() == 0 for i in range(8))
+
+
+def test_background_encoding_writes_the_same_shard_bytes_as_inline(pipe, tmp_path):
+    plan = plan_images("ds", [0, 1, 2], PROMPTS, images_per_class=3, seed=0, classnames=NAMES)
+    a = generate_shard(pipe, plan, tmp_path / "a.h5", GEN, {"dataset": "ds"}, progress=False)
+    b = generate_shard(pipe, plan, tmp_path / "b.h5", {**GEN, "background_encode": True}, {"dataset": "ds"},
+                       progress=False)
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        assert len(fa["images"]) == 9
+        for col in ("labels", "seeds", "prompts", "flagged"):
+            assert fa[col][:].tolist() == fb[col][:].tolist()
+        assert all(x.tobytes() == y.tobytes() for x, y in zip(fa["images"][:], fb["images"][:]))
+        assert fa.attrs["settings"] == fb.attrs["settings"]  # a throughput setting: resumes either way
+
+
+def test_a_failed_background_write_stops_the_job_and_keeps_the_rows_before_it(pipe, tmp_path, monkeypatch):
+    from synrec import stores
+
+    plan = plan_images("ds", [0, 1], PROMPTS, images_per_class=3, seed=0, classnames=NAMES)
+    real, calls = stores.ShardWriter.append, []
+
+    def failing(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(stores.ShardWriter, "append", failing)
+    with pytest.raises(OSError, match="No space"):
+        generate_shard(pipe, plan, tmp_path / "s.h5", {**GEN, "background_encode": True}, {"dataset": "ds"},
+                       progress=False)
+    with h5py.File(tmp_path / "s.h5.partial.h5") as f:
+        assert len(f["labels"]) == 2  # the first batch only; the job is not reported done
+    assert not (tmp_path / "s.h5").exists()
+
+
+def test_speed_settings_change_the_pipeline_and_are_recorded_with_the_shard(tiny_models, tmp_path):
+    from diffusers import DPMSolverMultistepScheduler
+    from diffusers.models.attention_processor import AttnProcessor
+
+    from synrec.generation import SPEED_DEFAULTS, apply_speed_settings
+
+    fast = {"sampler": "dpmsolver++", "attention": "classic", "channels_last": True, "vae_decode": "per-image"}
+    pipe = apply_speed_settings(load_text_to_image({"model": tiny_models["sd"]}), fast)
+    assert isinstance(pipe.scheduler, DPMSolverMultistepScheduler)
+    assert pipe.scheduler.config.algorithm_type == "dpmsolver++"
+    assert pipe.scheduler.config.beta_schedule == "scaled_linear"  # the checkpoint's noise schedule kept
+    assert all(isinstance(p, AttnProcessor) for p in pipe.unet.attn_processors.values())
+    assert pipe.vae.use_slicing
+    conv = next(m for m in pipe.unet.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=2, seed=0, classnames=NAMES)
+    out = generate_shard(pipe, plan, tmp_path / "fast.h5", {**GEN, **fast, "num_inference_steps": 3},
+                         {"dataset": "ds"}, progress=False)
+    default = generate_shard(load_text_to_image({"model": tiny_models["sd"]}), plan, tmp_path / "default.h5",
+                             {**GEN, **SPEED_DEFAULTS}, {"dataset": "ds"}, progress=False)
+    with h5py.File(out) as f, h5py.File(default) as g:
+        assert {k: v for k, v in json.loads(f.attrs["generation"]).items() if k in fast} == fast
+        assert not set(json.loads(g.attrs["generation"])) & set(SPEED_DEFAULTS)  # defaults: settings as before
+    assert len(read(out)[0]) == 2
