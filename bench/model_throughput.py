@@ -38,7 +38,7 @@ def clip_rate(folder, device, batch, steps, dtype):
     size = model.visual.image_size
     size = size[0] if isinstance(size, (tuple, list)) else size
     x = torch.randn(batch, 3, size, size, device=device)
-    with torch.no_grad(), _autocast(device, dtype):
+    with torch.no_grad(), _autocast(device, dtype if device.type == "cuda" else "float32"):
         model.encode_image(x)
         sync(device)
         t0 = time.perf_counter()

@@ -5,7 +5,7 @@ import torch
 
 from synrec.datasets import load_split
 from synrec.features import encode_images, feature_key
-from synrec.models import load_clip, model_identity, pick_device
+from synrec.models import load_clip, model_identity, pick_device, pick_dtype
 from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import ImageStore, write_features
 
@@ -20,8 +20,9 @@ with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
         source = ImageStore(sm.input.images)
     device = pick_device(sm.params.device)
     model, preprocess, _ = load_clip(sm.params.model, device)
-    key, parts = feature_key(model_identity(sm.params.model), preprocess, source.fingerprint())
-    feats = encode_images(model, preprocess, source, device, fcfg["batch_size"], fcfg["num_workers"],
-                          sm.params.model.get("dtype", "float32"), desc=f"{w.dataset}/{w.source}")
+    dtype = pick_dtype(sm.params.model, device)
+    key, parts = feature_key(model_identity(sm.params.model), preprocess, source.fingerprint(), dtype)
+    feats = encode_images(model, preprocess, source, device, fcfg["batch_size"], fcfg["num_workers"], dtype,
+                          desc=f"{w.dataset}/{w.source}")
     write_features(sm.output[0], feats, source.labels, key, parts)
     print(f"{len(feats)} images -> features {feats.shape}, key {key}")

@@ -18,8 +18,13 @@ from .config import stable_hash
 from .errors import SynrecError
 
 
-def feature_key(model_ident: dict, preprocess, source_fingerprint: str) -> tuple[str, dict]:
+def feature_key(model_ident: dict, preprocess, source_fingerprint: str,
+                dtype: torch.dtype = torch.float32) -> tuple[str, dict]:
+    """The cache key of a feature store; ``dtype`` is the precision the encoder ran in (float32 leaves the key as
+    it was before precision was part of it)."""
     parts = {"model": model_ident, "preprocess": repr(preprocess), "images": source_fingerprint}
+    if dtype != torch.float32:
+        parts["dtype"] = str(dtype).replace("torch.", "")
     return stable_hash(parts), parts
 
 
@@ -46,16 +51,20 @@ class LabelledImages(_Images):
         return super().__getitem__(i), self.labels[i]
 
 
-def _autocast(device: torch.device, dtype: str):
-    if device.type == "cuda" and dtype != "float32":
-        return torch.autocast("cuda", dtype=getattr(torch, dtype))
+def _autocast(device: torch.device, dtype: torch.dtype | str):
+    """Autocast to ``dtype`` (weights stay float32), on any device; float32: none."""
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    if dtype != torch.float32:
+        return torch.autocast(torch.device(device).type, dtype=dtype)
     return contextlib.nullcontext()
 
 
 @torch.no_grad()
 def encode_images(model, preprocess, source, device, batch_size: int = 256, num_workers: int = 0,
-                  dtype: str = "float32", progress: bool = True, desc: str = "features") -> np.ndarray:
-    """Un-normalised image embeddings ``(N, D)`` of every image of ``source`` (a Split or an ImageStore)."""
+                  dtype: torch.dtype | str = torch.float32, progress: bool = True,
+                  desc: str = "features") -> np.ndarray:
+    """Un-normalised image embeddings ``(N, D)`` of every image of ``source`` (a Split or an ImageStore), the
+    encoder under autocast to ``dtype`` (``synrec.models.pick_dtype`` of the model's spec)."""
     device = torch.device(device)
     loader = torch.utils.data.DataLoader(_Images(source, preprocess), batch_size=batch_size,
                                          num_workers=num_workers, shuffle=False)

@@ -134,6 +134,9 @@ def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attr
     if gen_cfg.get("safety_checker", "off") != "off":  # (off leaves the settings, and so old shards, as they were)
         settings["generation"].update(safety_checker=gen_cfg["safety_checker"], safety_retries=retries)
     settings["generation"].update({k: gen_cfg[k] for k, v in SPEED_DEFAULTS.items() if gen_cfg.get(k, v) != v})
+    dtype = str(getattr(getattr(pipe, "pipe", pipe), "dtype", torch.float32)).replace("torch.", "")
+    if dtype != "float32":  # (float32 leaves the settings, and so old shards, as they were)
+        settings["generation"]["dtype"] = dtype
     settings["plan"] = hashlib.sha256(json.dumps(plan).encode()).hexdigest()[:16]
     writer = ShardWriter(out, settings)
     size = gen_cfg["store_size"]

@@ -29,8 +29,13 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def pick_dtype(name: str, device: torch.device) -> torch.dtype:
-    return torch.float32 if device.type == "cpu" else getattr(torch, name)
+def pick_dtype(spec: dict, device: torch.device | str) -> torch.dtype:
+    """The dtype a model runs in: its spec's ``dtype`` on a GPU. On CPU float32, unless the spec says
+    ``dtype_on_cpu: true``, which runs the half-precision path on CPU (how CI tests it without a GPU)."""
+    name = spec.get("dtype", "float32")
+    if torch.device(device).type == "cpu" and not spec.get("dtype_on_cpu", False):
+        return torch.float32
+    return getattr(torch, name)
 
 
 def _looks_local(name: str) -> bool:
@@ -98,7 +103,7 @@ def load_text_to_image(spec: dict, device: torch.device | str = "cpu", img2img: 
         extra = {}
         if not safety_checker and "safety_checker" in DiffusionPipeline.load_config(spec["model"]):
             extra = {"safety_checker": None, "requires_safety_checker": False}
-        pipe = cls.from_pretrained(spec["model"], dtype=pick_dtype(spec.get("dtype", "float32"), device), **extra)
+        pipe = cls.from_pretrained(spec["model"], dtype=pick_dtype(spec, device), **extra)
     except Exception as exc:
         raise SynrecError(
             f"text-to-image model '{spec['model']}' could not be loaded ({_hub_hint()}): "
@@ -109,12 +114,13 @@ def load_text_to_image(spec: dict, device: torch.device | str = "cpu", img2img: 
 
 
 def load_word_to_sentence(spec: dict, device: torch.device | str = "cpu"):
-    """``(tokenizer, model)`` of a transformers seq2seq model (T5 fine-tuned on CommonGen in the paper)."""
+    """``(tokenizer, model)`` of a transformers seq2seq model (T5 fine-tuned on CommonGen in the paper), in the
+    spec's dtype (:func:`pick_dtype`)."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     try:
         tok = AutoTokenizer.from_pretrained(spec["model"])
-        model = AutoModelForSeq2SeqLM.from_pretrained(spec["model"])
+        model = AutoModelForSeq2SeqLM.from_pretrained(spec["model"], dtype=pick_dtype(spec, device))
     except Exception as exc:
         raise SynrecError(
             f"word-to-sentence model '{spec['model']}' could not be loaded ({_hub_hint()}): "

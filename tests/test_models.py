@@ -63,3 +63,23 @@ def test_local_paths_vs_hub_names_and_identity(tiny_models, tmp_path):
     assert len(ident["sha256"]) == 16
     assert ident != model_identity({"model": f"local-dir:{tiny_models['clip_vit']}"})
     assert "sha256" not in model_identity({"model": "RN50", "pretrained": "openai"})
+
+
+def test_a_models_dtype_applies_on_gpu_and_on_cpu_only_when_asked():
+    import torch
+
+    from synrec.models import pick_dtype
+
+    assert pick_dtype({"model": "x", "dtype": "float16"}, "cuda") == torch.float16
+    assert pick_dtype({"model": "x", "dtype": "float16"}, "cpu") == torch.float32
+    assert pick_dtype({"model": "x", "dtype": "bfloat16", "dtype_on_cpu": True}, "cpu") == torch.bfloat16
+    assert pick_dtype({"model": "x"}, "cuda") == torch.float32
+
+
+def test_the_word_to_sentence_model_loads_in_its_dtype(tiny_models):
+    import torch
+
+    from synrec.models import load_word_to_sentence
+
+    _, model = load_word_to_sentence({"model": tiny_models["t5"], "dtype": "bfloat16", "dtype_on_cpu": True})
+    assert next(model.parameters()).dtype == torch.bfloat16
