@@ -17,27 +17,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from synrec.config import load_dataset_config  # noqa: E402
+from synrec.config import validate  # noqa: E402
+from synrec.estimate import empty_data_override  # noqa: E402
 
 
 def main() -> None:
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), REPO / "config" / "schema.yaml",
+                   "config")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in cfg["datasets"]:
-            (Path(tmp) / load_dataset_config(name, REPO / "config" / "datasets")["root"]).mkdir(parents=True)
-        pt = cfg["pretraining"]
-        (Path(tmp) / pt["voc"]["root"]).mkdir()
-        # IN-1k weights that are files must exist for a dry run: point them at empty stand-ins
-        weights = {m: {k: (v if v.startswith("timm:") else f"{tmp}/{Path(v).name}") for k, v in d.items()}
-                   for m, d in pt["in1k_weights"].items()}
-        for d in weights.values():
-            for v in d.values():
-                if not v.startswith("timm:"):
-                    Path(v).touch()
-        override = Path(tmp) / "override.yaml"
-        override.write_text(yaml.safe_dump({"data_root": tmp, "work_dir": f"{tmp}/work",
-                                            "results_dir": f"{tmp}/results",
-                                            "pretraining": {"in1k_weights": weights}}))
+        override = empty_data_override(cfg, tmp, REPO, outputs_too=True)
         cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2", "--configfile",
                "config/config.yaml", str(override)]
         t0 = time.perf_counter()

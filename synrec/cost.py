@@ -12,6 +12,12 @@ test-split features of Tables 1 and 2, say) is counted in both: each row says wh
 
     python -m synrec.cost results/table1.csv results/table2.csv --out results/cost.csv -- --configfile config/demo.yaml
 
+Before a run, ``--estimate`` prints what the targets will cost instead (:mod:`synrec.estimate`: the DAG's work
+times measured throughputs; ``--without-data`` builds the DAG against empty dataset folders, so it works before any
+dataset is downloaded); with ``--compare`` the estimate stands beside the actuals of a finished run.
+
+    python -m synrec.cost --estimate --without-data results/table1.csv results/table8.csv
+
 Without SLURM (a workstation run, or a cluster without slurmdbd) ``--source benchmarks`` reads the per-job
 ``benchmarks/<rule>/<wildcards>.tsv`` files that the heavy rules write (Snakemake's ``benchmark:``; seconds of wall
 time) and takes GPUs from each job's ``gpu`` resource in the workflow profile. Rules without a benchmark file (the
@@ -203,7 +209,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="results/cost.csv")
     ap.add_argument("--source", choices=["sacct", "benchmarks"], default="sacct",
                     help="SLURM accounting (default), or the rules' benchmark files for runs without SLURM")
+    ap.add_argument("--estimate", action="store_true",
+                    help="estimate GPU-hours from the DAG and measured throughputs (before a run)")
+    ap.add_argument("--throughput", default=None, help="folder of benchmark outputs (default: bench/results/h100)")
+    ap.add_argument("--without-data", action="store_true", help="with --estimate: build the DAG on empty data folders")
+    ap.add_argument("--compare", action="store_true", help="with --estimate: beside the actuals of --source")
     args = ap.parse_args(argv)
+    if args.estimate:
+        try:
+            rows = run_estimate(args, extra)
+        except SynrecError as exc:
+            sys.exit(f"synrec: {exc}")
+        return
     try:
         if args.source == "benchmarks":
             bench = {t: parse_dry_run_benchmarks(dry_run(t, extra, workflow_profile=True)) for t in args.targets}
@@ -217,6 +234,57 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"synrec: {exc}")
     write_cost(args.out, rows)
     print(f"{args.out}: {len(rows)} rows")
+
+
+def actual_rows(args, extra: list[str]) -> list[list]:
+    if args.source == "benchmarks":
+        bench = {t: parse_dry_run_benchmarks(dry_run(t, extra, workflow_profile=True)) for t in args.targets}
+        targets = {t: set(jobs) for t, jobs in bench.items()}
+        return cost_rows(targets, read_benchmarks({k: v for jobs in bench.values() for k, v in jobs.items()}))
+    targets = {t: target_jobs(t, extra) for t in args.targets}
+    submissions = read_submissions(args.logs)
+    return cost_rows(targets, read_sacct(submissions.keys(), submissions))
+
+
+def run_estimate(args, extra: list[str]) -> list[list]:
+    """``--estimate``: print and write the estimate table (and the actuals beside it with ``--compare``)."""
+    import tempfile
+
+    from . import estimate
+
+    cfg = estimate.snakemake_config(extra)
+    throughput = estimate.read_throughput(args.throughput or estimate.DEFAULT_THROUGHPUT)
+    with tempfile.TemporaryDirectory() as tmp:
+        dry_args = list(extra)
+        if args.without_data:
+            override = estimate.empty_data_override(cfg, tmp)
+            files = [a for i, a in enumerate(extra) if i and extra[i - 1] in ("--configfile", "--configfiles")]
+            dry_args = [a for a in extra if a not in files and a not in ("--configfile", "--configfiles")]
+            dry_args += ["--configfile", "config/config.yaml", *files, str(override)]
+        targets = {t: estimate.parse_jobs(dry_run(t, dry_args, workflow_profile=True)) for t in args.targets}
+    est = estimate.Estimator(cfg, throughput)
+    rows = estimate.estimate_rows(targets, est)
+    header = ["target", "rule", "jobs", "gpu_jobs", "est_gpu_hours"]
+    if args.compare:
+        actual = {(r[0], r[1]): r for r in actual_rows(args, extra)}
+        header += ["gpu_hours", "wall_hours", "attempts"]
+        rows = [r + ([actual[(r[0], r[1])][6], actual[(r[0], r[1])][5], actual[(r[0], r[1])][3]]
+                     if (r[0], r[1]) in actual else ["", "", ""]) for r in rows]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    out = args.out if args.out != "results/cost.csv" else "results/cost_estimate.csv"
+    write_text(out, buf.getvalue())
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for r in [header, *rows]:
+        print("  ".join(str(x).rjust(n) if i >= 2 else str(x).ljust(n) for i, (x, n) in enumerate(zip(r, widths))))
+    print(f"\nthroughputs: {throughput['source']} ({throughput['device']}); {throughput['gen_s_per_image']:.3f} s "
+          f"per generated image, job start-up {throughput['startup_s']:.1f} s")
+    for key in sorted(est.assumed):
+        print(f"assumed: {estimate.ASSUMED[key][1]}: {estimate.ASSUMED[key][0]:g}")
+    print(f"wrote {out}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -310,6 +310,33 @@ def test_the_half_precision_chain_runs_on_cpu_close_to_float32(project, dtype):
     assert cos.min() > 0.999 and not np.array_equal(xa, xb)  # measured: 0.99999 (fp16), 0.9998 (bf16)
 
 
+def test_the_cost_estimate_stands_beside_the_actuals_of_a_run(project, tmp_path):
+    target = "results/zeroshot/demo_shapes/RN50/LE+CF-SCE.json"
+    snakemake(project, target)
+    tp = tmp_path / "throughput"  # made-up rates, so the expected estimate is plain arithmetic
+    tp.mkdir()
+    (tp / "generation_throughput.json").write_text(json.dumps({
+        "device": "made up", "best_batch": 8, "s_per_image": 0.5, "startup": {"process_s": 20.0},
+        "batches": {"8": {"share": {"unet_all_steps": 0.8}, "unet_tflops": 100.0}}}))
+    (tp / "model_throughput.json").write_text(json.dumps({"clip_RN50_images_per_s": 100.0,
+                                                          "clip_ViT-B-16_images_per_s": 50.0, "le_s_per_class": 2.0}))
+    (tp / "pretrain.log").write_text("supervised resnet50   bf16   1000.0 img/s   fp32   500.0 img/s\n")
+    out = subprocess.run([sys.executable, "-m", "synrec.cost", target, "--estimate", "--compare", "--source",
+                          "benchmarks", "--throughput", str(tp), "--out", "est.csv", "--", "--configfile",
+                          "config/demo.yaml"], cwd=project, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    with open(project / "est.csv") as f:
+        rows = {r["rule"]: r for r in csv.DictReader(f)}
+    # demo_shapes: 4 classes, 2 per generation job, 16 images each
+    assert rows["generate"]["gpu_jobs"] == "2"
+    assert float(rows["generate"]["est_gpu_hours"]) == pytest.approx(2 * (2 * 16 * 0.5 + 20) / 3600, abs=1e-4)
+    assert float(rows["prompts"]["est_gpu_hours"]) == pytest.approx((4 * 2.0 + 20) / 3600, abs=1e-4)
+    # the actuals: the generate jobs' benchmark files, in GPU-hours (gpu: 1 each, from the workflow profile)
+    bench = [float(p.read_text().splitlines()[1].split("\t")[0])
+             for p in (project / "benchmarks/generate").glob("demo_shapes-LE-*.tsv")]
+    assert len(bench) == 2 and float(rows["generate"]["gpu_hours"]) == pytest.approx(sum(bench) / 3600, abs=1e-4)
+
+
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):
     snakemake(project, "resources/demo-data/demo_shapes")  # the demo data, when this test runs alone
     out = snakemake(project, "-n", "--config", "ct=5", check=False)

@@ -1,0 +1,103 @@
+"""The cost estimate counts each job's work from the config and divides by measured throughputs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from synrec import estimate
+from synrec.errors import SynrecError
+
+REPO = Path(__file__).resolve().parent.parent
+T = {"device": "test", "gen_s_per_image": 0.5, "gen_unet_share": 0.8, "startup_s": 20.0, "unet_tflops": 100.0,
+     "clip_img_per_s": {"RN50": 1000.0, "ViT-B-16": 500.0}, "le_s_per_class": 2.0,
+     "train_img_per_s": {"supervised/resnet50": 1000.0, "supervised/deit_small_patch16_224": 2000.0,
+                         "mocov2/resnet50": 500.0}, "source": "test"}
+
+
+@pytest.fixture(scope="module")
+def est():
+    return estimate.Estimator(estimate.snakemake_config([], REPO), T, REPO)
+
+
+def job(rule, gpus=1, **w):
+    return {"rule": rule, "wildcards": {k: str(v) for k, v in w.items()}, "gpus": gpus}
+
+
+def test_generation_jobs_cost_their_images_plus_start_up(est):
+    # the paper config: 2,000 images per class, one class per job
+    assert est.seconds(job("generate", dataset="eurosat", strategy="LE", chunk="00003")) == 2000 * 0.5 + 20
+    est.cfg["generation"]["classes_per_job"] = 3  # EuroSAT's 10 classes: 3 + 3 + 3 + 1
+    try:
+        assert est.seconds(job("generate", dataset="eurosat", strategy="LE", chunk="00003")) == 2000 * 0.5 + 20
+        assert est.seconds(job("generate", dataset="eurosat", strategy="LE", chunk="00001")) == 3 * 2000 * 0.5 + 20
+    finally:
+        est.cfg["generation"]["classes_per_job"] = 1
+    # real guidance: 10 classes x 800 images, the UNet share at half the steps
+    rg = est.seconds(job("real_guidance", dataset="eurosat", shots=16, fseed=1, chunk="00000"))
+    assert rg == pytest.approx(10 * 800 * 0.5 * (0.2 + 0.8 * 0.5) + 20)
+    assert est.seconds(job("prompts", dataset="eurosat", strategy="LE")) == 10 * 2.0 + 20
+    assert est.seconds(job("prompts", dataset="eurosat", strategy="B")) == 20
+    # a faster sampler at 20 steps: the UNet's share of an image shrinks to 20/50 of what was measured at 50
+    est.cfg["generation"].update(sampler="dpmsolver++", num_inference_steps=20)
+    try:
+        fast = est.seconds(job("generate", dataset="eurosat", strategy="LE", chunk="00003"))
+        assert fast == pytest.approx(2000 * 0.5 * (0.2 + 0.8 * 20 / 50) + 20)
+    finally:
+        est.cfg["generation"].update(sampler="pipeline", num_inference_steps=50)
+
+
+def test_features_training_and_cpu_jobs(est):
+    assert est.seconds(job("features", dataset="eurosat", backbone="ViT-B-16", source="syn-LE")) == 10 * 2000 / 500 + 20
+    # supervised ResNet-50 pre-training on 1.2M images for 100 epochs on 8 GPUs (each pays the start-up)
+    pt = job("pretrain", gpus=8, ptmodel="resnet50", ptmethod="supervised", space="IN-1K", amount="1.2M", init="random")
+    assert est.seconds(pt) == 1_200_000 * 100 / 1000 + 8 * 20
+    moco = job("pretrain", gpus=8, ptmodel="resnet50", ptmethod="mocov2", space="IN-1K", amount="1.2M", init="random")
+    assert est.seconds(moco) == 1_200_000 * 200 / 500 + 8 * 20
+    assert est.seconds(job("classifier_tuning", gpus=0, dataset="eurosat", backbone="RN50", data="LE", loss="SCE")) == 0
+    # from scratch on real subsets: 100 classes x 16 images x 100 epochs; a model nobody measured is an error
+    assert est.seconds(job("from_scratch", dataset="cifar100", tsource="real-16")) == 100 * 16 * 100 / 1000 + 20
+    est.cfg["table4"]["model"] = "vit_base_patch16_224"
+    try:
+        with pytest.raises(SynrecError, match="no measured training rate"):
+            est.seconds(job("from_scratch", dataset="cifar100", tsource="syn"))
+    finally:
+        est.cfg["table4"]["model"] = "resnet50"
+
+
+def test_parse_jobs_reads_rules_wildcards_and_gpus():
+    text = """
+rule generate:
+    wildcards: dataset=eurosat, strategy=LE, chunk=00001
+    resources: tmpdir=/tmp, gpu=1, runtime=720
+localrule table1:
+    resources: tmpdir=/tmp
+"""
+    assert estimate.parse_jobs(text) == [
+        {"rule": "generate", "wildcards": {"dataset": "eurosat", "strategy": "LE", "chunk": "00001"}, "gpus": 1},
+        {"rule": "table1", "wildcards": {}, "gpus": 0}]
+
+
+def test_throughputs_are_read_from_the_benchmarks_outputs():
+    t = estimate.read_throughput(REPO / "bench/results/h100")
+    g = json.loads((REPO / "bench/results/h100/generation_throughput.json").read_text())
+    assert t["gen_s_per_image"] == g["s_per_image"] == g["batches"]["16"]["s_per_image"]
+    assert t["startup_s"] == g["startup"]["process_s"]
+    assert set(t["clip_img_per_s"]) == {"RN50", "ViT-B-16"}
+    assert t["train_img_per_s"]["supervised/resnet50"] == 2161.5  # bench/results/h100/pretrain.log
+
+
+def test_estimate_cli_prints_gpu_hours_per_rule_without_data(tmp_path):
+    out = tmp_path / "est.csv"
+    run = subprocess.run([sys.executable, "-m", "synrec.cost", "--estimate", "--without-data", "results/table3.csv",
+                          "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {r.split(",")[1]: r.split(",") for r in out.read_text().splitlines()[1:]}
+    # Table 3 on EuroSAT: 10 classes x 2,000 LE images in 10 one-class generation jobs, 7 partial-tuning levels
+    assert rows["generate"][2:4] == ["10", "10"] and rows["partial_tuning"][2] == "7"
+    t = estimate.read_throughput(REPO / "bench/results/h100")
+    assert float(rows["generate"][4]) == pytest.approx(10 * (2000 * t["gen_s_per_image"] + t["startup_s"]) / 3600,
+                                                       abs=1e-4)
+    assert "assumed: cost of a training step" in run.stdout
