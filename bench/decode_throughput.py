@@ -6,7 +6,7 @@ GPU also ``torchvision.io.decode_jpeg`` on CUDA tensors (the lever if the cores 
     python bench/decode_throughput.py                      # on a GPU: ResNet-50 at 224 px, bf16, batch 128
 
 Prints images/s per core for decode only and decode + timm's ImageNet train transform, and how many cores one GPU
-needs (GPU images/s over per-core images/s).
+needs (GPU images/s over per-core images/s). ``generation.image_format: jpeg`` stores JPEG.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pretrain_throughput import images_per_second  # noqa: E402
 
+from synrec.stores import encode_image  # noqa: E402
+
 
 def textured(n: int, size: int, seed: int = 0) -> list[np.ndarray]:
     """Smooth random colour fields plus noise: compresses like a generated photo, not like flat colour."""
@@ -39,12 +41,8 @@ def textured(n: int, size: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def encode(images, fmt: str) -> list[bytes]:
-    blobs = []
-    for im in images:
-        buf = io.BytesIO()
-        Image.fromarray(im).save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        blobs.append(buf.getvalue())
-    return blobs
+    """As the stores encode them (``synrec.stores.encode_image``: PNG at compress level 1, JPEG at quality 95)."""
+    return [encode_image(im, fmt.lower()).tobytes() for im in images]
 
 
 def per_core(blobs, transform=None) -> float:

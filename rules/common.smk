@@ -92,6 +92,8 @@ def image_settings():
     if g["safety_checker"] == "off":
         skip |= {"safety_checker", "safety_retries"}
     skip |= {k for k, v in SPEED_DEFAULTS.items() if g[k] == v}
+    if g["image_format"] == "png":
+        skip.add("jpeg_quality")
     return {k: v for k, v in g.items() if k not in skip}
 
 

@@ -50,7 +50,7 @@ def plan_images(dataset: str, labels: list[int], prompts: list[list[str]], image
 #: may change images at rounding level (another kernel) or more (another sampler), so it is recorded with the shard
 #: and is part of the rules' params; at its default it is left out of both, so existing runs stay valid.
 SPEED_DEFAULTS = {"sampler": "pipeline", "attention": "sdpa", "channels_last": False, "compile": False,
-                  "vae_decode": "batched"}
+                  "vae_decode": "batched", "image_format": "png", "jpeg_quality": 95}
 
 
 def apply_speed_settings(pipe, gen_cfg: dict):
@@ -133,12 +133,14 @@ def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attr
     retries = gen_cfg.get("safety_retries", 3) if gen_cfg.get("safety_checker") == "regenerate" else 0
     if gen_cfg.get("safety_checker", "off") != "off":  # (off leaves the settings, and so old shards, as they were)
         settings["generation"].update(safety_checker=gen_cfg["safety_checker"], safety_retries=retries)
-    settings["generation"].update({k: gen_cfg[k] for k, v in SPEED_DEFAULTS.items() if gen_cfg.get(k, v) != v})
+    png = gen_cfg.get("image_format", "png") == "png"
+    settings["generation"].update({k: gen_cfg[k] for k, v in SPEED_DEFAULTS.items()
+                                   if gen_cfg.get(k, v) != v and not (png and k == "jpeg_quality")})
     dtype = str(getattr(getattr(pipe, "pipe", pipe), "dtype", torch.float32)).replace("torch.", "")
     if dtype != "float32":  # (float32 leaves the settings, and so old shards, as they were)
         settings["generation"]["dtype"] = dtype
     settings["plan"] = hashlib.sha256(json.dumps(plan).encode()).hexdigest()[:16]
-    writer = ShardWriter(out, settings)
+    writer = ShardWriter(out, settings, gen_cfg.get("image_format", "png"), gen_cfg.get("jpeg_quality", 95))
     size = gen_cfg["store_size"]
 
     def write(batch, images, seeds, flagged, regenerated):

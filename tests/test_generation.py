@@ -264,3 +264,22 @@ def test_speed_settings_change_the_pipeline_and_are_recorded_with_the_shard(tiny
         assert {k: v for k, v in json.loads(f.attrs["generation"]).items() if k in fast} == fast
         assert not set(json.loads(g.attrs["generation"])) & set(SPEED_DEFAULTS)  # defaults: settings as before
     assert len(read(out)[0]) == 2
+
+
+def test_jpeg_storage_is_recorded_and_decodes_close_to_png(pipe, tmp_path):
+    plan = plan_images("ds", [0, 1], PROMPTS, images_per_class=2, seed=0, classnames=NAMES)
+    a = generate_shard(pipe, plan, tmp_path / "png.h5", {**GEN, "store_size": 32}, {"dataset": "ds"},
+                       progress=False)
+    b = generate_shard(pipe, plan, tmp_path / "jpg.h5", {**GEN, "store_size": 32, "image_format": "jpeg"},
+                       {"dataset": "ds"}, progress=False)
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        assert fa["images"][0][:4].tobytes() == b"\x89PNG" and fb["images"][0][:2].tobytes() == b"\xff\xd8"
+        assert json.loads(fb.attrs["generation"])["image_format"] == "jpeg"
+        assert "image_format" not in json.loads(fa.attrs["generation"])  # the default leaves settings as before
+    (ia, la, pa), (ib, lb, pb) = read(a), read(b)
+    assert la == lb and pa == pb
+    # lossy, but the same pictures: the random tiny pipeline draws noise, JPEG's worst case (about 14 grey levels
+    # off per pixel at quality 95), yet each image's mean colour stays within 2 levels
+    diff = [np.abs(x.astype(float) - y.astype(float)).mean() for x, y in zip(ia, ib)]
+    assert 0 < max(diff) < 25
+    assert all(np.abs(x.mean((0, 1)) - y.mean((0, 1))).max() < 2 for x, y in zip(ia, ib))
