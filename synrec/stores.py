@@ -72,8 +72,11 @@ def decode_png(data: np.ndarray) -> Image.Image:
 class ShardWriter:
     """Append generated images to a shard, resumably.
 
-    Rows go to ``<path>.partial.h5`` and are flushed after every batch; a rerun with the same settings continues
-    from the rows already there (``n_done``). :meth:`finish` renames the partial file onto ``path``.
+    Rows go to ``<path>.partial.h5`` and are flushed after every batch; only then does the attribute ``n_committed``
+    move on. A rerun with the same settings continues from the committed rows that read back (``n_done``): rows of
+    a batch whose write failed (a full disk, a kill) are cut off, and a partial file that cannot be opened, or whose
+    rows do not decode, is started again (with a line saying so). :meth:`finish` renames the partial file onto
+    ``path``.
     """
 
     def __init__(self, path: str | Path, settings: dict, image_format: str = "png", jpeg_quality: int = 95):
@@ -82,22 +85,39 @@ class ShardWriter:
         self.partial = self.path.with_name(self.path.name + ".partial.h5")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         blob = json.dumps(settings, sort_keys=True)
-        if self.partial.exists():
-            try:
-                with h5py.File(self.partial, "r") as f:
-                    same = f.attrs.get("settings") == blob
-            except OSError:  # truncated by a kill during a write
-                same = False
-            if not same:
-                self.partial.unlink()
+        if self.partial.exists() and not self._resumable(blob):
+            self.partial.unlink()
         fresh = not self.partial.exists()
         self.f = h5py.File(self.partial, "a")
         if fresh:
             self.f.attrs["settings"] = blob
             for name, dtype in _COLUMNS:
                 self.f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(64,))
+            self.f.attrs["n_committed"] = 0
+        else:  # cut what a failed batch left beyond the committed rows
+            n = int(self.f.attrs["n_committed"])
+            for name, _ in _COLUMNS:
+                self.f[name].resize((n,))
         for k, v in settings.items():
             self.f.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else v
+
+    def _resumable(self, blob: str) -> bool:
+        """Whether the partial file has these settings and its committed rows all read back."""
+        try:
+            with h5py.File(self.partial, "r") as f:
+                if f.attrs.get("settings") != blob:
+                    return False
+                n = int(f.attrs.get("n_committed", -1))
+                if n < 0 or any(f[name].shape[0] < n for name, _ in _COLUMNS):
+                    raise OSError("no committed-row count")
+                for a in range(0, n, 64):
+                    for row in f["images"][a : min(n, a + 64)]:
+                        decode_png(row)
+                return True
+        except Exception as exc:  # noqa: BLE001  (h5py OSError, PIL's errors: anything means unreadable)
+            print(f"{self.partial}: unreadable ({str(exc).splitlines()[0][:120]}); generating this shard again",
+                  flush=True)
+            return False
 
     @property
     def n_done(self) -> int:
@@ -115,6 +135,8 @@ class ShardWriter:
         self.f["prompts"][n0:] = list(prompts)
         self.f["seeds"][n0:] = np.asarray(seeds, dtype=np.int64)
         self.f["flagged"][n0:] = np.zeros(k, np.uint8) if flagged is None else np.asarray(flagged, dtype=np.uint8)
+        self.f.flush()
+        self.f.attrs["n_committed"] = n0 + k  # only after the batch's rows are on disk
         self.f.flush()
 
     def finish(self) -> Path:
@@ -146,6 +168,27 @@ def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: 
     """Concatenate shards (in the order given) into one image store, streaming ``block`` rows at a time so a
     1,000-class store never sits in memory; returns the store's fingerprint. Images the safety checker blanked
     (``flagged``) are left out; the store's attributes ``n_flagged_dropped`` and ``n_regenerated`` count them."""
+    try:
+        return _merge_shards(shards, out, attrs, block)
+    except OSError as exc:  # h5py's read errors do not say which file
+        bad = next((s for s in shards if not _readable(s)), None)
+        if bad is None:
+            raise
+        raise SynrecError(f"shard {bad} is unreadable ({str(exc).splitlines()[0][:120]}); delete it and rerun to "
+                          "generate it again") from None
+
+
+def _readable(path) -> bool:
+    try:
+        with h5py.File(path, "r") as f:
+            for a in range(0, f["images"].shape[0], 256):
+                f["images"][a : a + 256]
+        return True
+    except OSError:
+        return False
+
+
+def _merge_shards(shards, out, attrs: dict, block: int) -> str:
     kept, shared, regenerated = [], None, 0
     for s in shards:
         with h5py.File(s, "r") as src:

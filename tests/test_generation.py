@@ -283,3 +283,52 @@ def test_jpeg_storage_is_recorded_and_decodes_close_to_png(pipe, tmp_path):
     diff = [np.abs(x.astype(float) - y.astype(float)).mean() for x, y in zip(ia, ib)]
     assert 0 < max(diff) < 25
     assert all(np.abs(x.mean((0, 1)) - y.mean((0, 1))).max() < 2 for x, y in zip(ia, ib))
+
+
+def test_a_batch_whose_write_failed_is_not_resumed_as_done(pipe, tmp_path, monkeypatch):
+    """A full disk in the middle of a batch's write: the rerun must redo that batch, not count its rows as done."""
+    from synrec import stores
+
+    plan = plan_images("ds", [0, 1], PROMPTS, images_per_class=3, seed=0, classnames=NAMES)
+    clean = generate_shard(pipe, plan, tmp_path / "clean.h5", GEN, {"dataset": "ds"}, progress=False)
+    real, calls = stores._write_vlen, []
+
+    def disk_full(ds, start, rows):
+        calls.append(1)
+        if len(calls) == 2:  # the second batch: one row reaches the file, then the disk is full
+            real(ds, start, rows[:1])
+            raise OSError("[Errno 28] No space left on device")
+        real(ds, start, rows)
+
+    monkeypatch.setattr(stores, "_write_vlen", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        generate_shard(pipe, plan, tmp_path / "s.h5", GEN, {"dataset": "ds"}, progress=False)
+    monkeypatch.setattr(stores, "_write_vlen", real)
+    with h5py.File(tmp_path / "s.h5.partial.h5") as f:
+        assert f.attrs["n_committed"] == 2 and f["labels"].shape[0] == 4  # the failed batch's rows are not committed
+    resumed = generate_shard(pipe, plan, tmp_path / "s.h5", GEN, {"dataset": "ds"}, progress=False)
+    with h5py.File(clean) as a, h5py.File(resumed) as b:
+        assert len(b["images"]) == 6
+        assert all(x.tobytes() == y.tobytes() for x, y in zip(a["images"][:], b["images"][:]))
+        assert a["labels"][:].tolist() == b["labels"][:].tolist()
+
+
+def test_a_partial_shard_that_does_not_read_back_is_generated_again(pipe, tmp_path, capsys):
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=3, seed=0, classnames=NAMES)
+    clean = generate_shard(pipe, plan, tmp_path / "clean.h5", GEN, {"dataset": "ds"}, progress=False)
+    partial = tmp_path / "s.h5.partial.h5"
+    data = bytearray(clean.read_bytes())
+    partial.write_bytes(bytes(data[: len(data) // 2]))  # truncated by a crash
+    out = generate_shard(pipe, plan, tmp_path / "s.h5", GEN, {"dataset": "ds"}, progress=False)
+    assert "unreadable" in capsys.readouterr().out
+    assert [x.tobytes() for x in read(out)[0]] == [x.tobytes() for x in read(clean)[0]]
+
+
+def test_merge_names_an_unreadable_shard(pipe, tmp_path):
+    plan = plan_images("ds", [0], PROMPTS, images_per_class=2, seed=0, classnames=NAMES)
+    good = generate_shard(pipe, plan, tmp_path / "a.h5", GEN, {"dataset": "ds"}, progress=False)
+    bad = tmp_path / "b.h5"
+    bad.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(SynrecError, match=r"shard .*b\.h5 is unreadable"):
+        merge_shards([good, bad], tmp_path / "store.h5", {})
+    assert not (tmp_path / "store.h5").exists()
