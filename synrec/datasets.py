@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +31,9 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", "
 
 
 def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    """A class name for comparison: case, accents, spaces and punctuation ignored, every script's letters kept
+    ('Café au lait' == 'cafe_au_lait'; '日本' != '中国')."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", name.casefold()) if ch.isalnum())
 
 
 @dataclass
@@ -207,6 +209,11 @@ def _read_coop_split(cfg: dict, root: Path, split: str) -> Split:
     labels = np.asarray(labels, dtype=np.int64)
     _check_label_range(cfg, labels, str(split_file))
     expected = cfg.get("disk_classnames") or cfg["classnames"]
+    if len(names) != len(expected):
+        raise SynrecError(
+            f"dataset '{name}': {split_file} key '{key}' has {len(names)} classes but {cfg.get('_path')} lists "
+            f"{len(expected)}"
+        )
     for label, cname in sorted(names.items()) if cfg.get("check_names", True) else ():
         if _norm(cname) != _norm(expected[label]):
             raise SynrecError(

@@ -72,6 +72,23 @@ def test_class_count_mismatch(tmp_path):
                       check_names=False)
     with pytest.raises(SynrecError, match=r"has label 3 but t_coop_split.yaml lists only 3 classes"):
         load_split(cfg, tmp_path, "test")
+    # more classes in the YAML than in the split file: a 5-way head on 4-class data
+    cfg = dataset_cfg("coop_split", images="images", split_file="s.json", classnames=[*SHAPES, "yellow star"])
+    with pytest.raises(SynrecError, match=r"s.json key 'test' has 4 classes but t_coop_split.yaml lists 5"):
+        load_split(cfg, tmp_path, "test")
+
+
+def test_names_compare_unicode_aware(tmp_path):
+    names = ["日本", "中国", "Café", "naïve"]
+    demo_data.write_coop_split(tmp_path / "ds", names, COUNTS, "s.json")
+    swapped = ["中国", "日本", "Café", "naïve"]
+    with pytest.raises(SynrecError, match="label 0 is '日本'"):
+        load_split(dataset_cfg("coop_split", images="images", split_file="s.json", classnames=swapped), tmp_path,
+                   "test")
+    # case, accents and punctuation still do not matter
+    same = ["日本", "中国", "cafe", "Naive"]
+    assert len(load_split(dataset_cfg("coop_split", images="images", split_file="s.json", classnames=same),
+                          tmp_path, "test")) == 8
 
 
 def test_missing_dataset_folder_split_and_files(tmp_path):
