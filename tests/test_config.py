@@ -53,6 +53,11 @@ def test_dtd_and_aircraft_heads_use_the_paper_codes_single_templates():
         ({"datasets": []}, "key 'datasets'"),
         ({"typo_key": 1}, "'typo_key' was unexpected"),
         ({"sce": {"weight": 2}}, "key 'sce.weight': 2 is greater than the maximum of 1"),
+        # sizes are bounded: a negative height used to crash generation after writing empty shards
+        ({"generation": {"height": -32}}, "key 'generation.height': -32 is less than the minimum of 8"),
+        ({"generation": {"width": 500}}, "key 'generation.width': 500 is not a multiple of 8"),
+        ({"ct": {"batch_size": 0}}, "key 'ct.batch_size': 0 is less than the minimum of 1"),
+        ({"few_shot": {"mix": {"lr": -0.1}}}, "key 'few_shot.mix.lr': -0.1 is less than the minimum of 0"),
     ],
 )
 def test_malformed_config_is_one_line_naming_the_key(patch, message):
