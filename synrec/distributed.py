@@ -135,9 +135,15 @@ def launch(fn, args: tuple = (), nprocs: int = 1, log: str | None = None, launch
         fn(*args)
         return
     saved = {k: os.environ.get(k) for k in ("MASTER_ADDR", "MASTER_PORT")}
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
     try:
-        torch.multiprocessing.spawn(_spawned, args=(nprocs, fn, args, log), nprocs=nprocs, join=True)
+        for attempt in range(3):  # a free port can be taken between choosing it and binding it: choose again
+            os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+            try:
+                torch.multiprocessing.spawn(_spawned, args=(nprocs, fn, args, log), nprocs=nprocs, join=True)
+                break
+            except torch.multiprocessing.ProcessRaisedException as exc:
+                if attempt == 2 or "address already in use" not in str(exc).lower():
+                    raise
     finally:  # leave the caller's environment as it was
         for k, v in saved.items():
             if v is None:

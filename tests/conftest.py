@@ -24,6 +24,12 @@ from synrec.config import load_dataset_config
 REPO = Path(__file__).resolve().parent.parent
 SHAPES = demo_data.SHAPES_CLASSES
 
+# Nor does the caller's environment steer them: a Snakemake profile, a torchrun or SLURM task's rank (which would
+# make the DDP test join someone else's process group).
+for _var in ("SNAKEMAKE_PROFILE", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+             "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"):
+    os.environ.pop(_var, None)
+
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):

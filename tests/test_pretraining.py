@@ -189,8 +189,10 @@ def _ddp_job(out: str, cfg: dict) -> None:
     torch.save({"weights": model.state_dict(), "world": world, "steps": len(steps)}, f"{out}-{rank}.pt")
 
 
-def test_two_data_parallel_processes_equal_one_process_with_the_whole_batch(tmp_path):
+def test_two_data_parallel_processes_equal_one_process_with_the_whole_batch(tmp_path, monkeypatch):
     from synrec.distributed import launch
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # two gloo processes on CPU, also on a host with one GPU
 
     cfg = {"epochs": 2, "batch_size": 8, "optimizer": "momentum", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0,
            "warmup_epochs": 0}
