@@ -107,8 +107,13 @@ def clip_spec(backbone):
     return config["models"]["clip"][backbone]
 
 
+def dataset_config(name):
+    """A dataset's config; also for one a section names outside `datasets` (the demo data, CIFAR transfer)."""
+    return DATASETS[name] if name in DATASETS else load_dataset_config(name, config["dataset_config_dir"])
+
+
 def dataset_dir(name):
-    return dataset_dir_of(DATASETS[name])
+    return dataset_dir_of(dataset_config(name))
 
 
 def dataset_dir_of(cfg):

@@ -36,7 +36,7 @@ rule demo_dataset:
     conda:
         "../envs/synrec.yaml"
     params:
-        dataset=lambda w: DATASETS[demo_roots()[w.demo_root]],
+        dataset=lambda w: dataset_config(demo_roots()[w.demo_root]),
         demo={k: v for k, v in DEMO.items() if k != "voc"},
         seed=config["seed"],
     script:

@@ -337,6 +337,17 @@ def test_the_cost_estimate_stands_beside_the_actuals_of_a_run(project, tmp_path)
     assert len(bench) == 2 and float(rows["generate"]["gpu_hours"]) == pytest.approx(sum(bench) / 3600, abs=1e-4)
 
 
+@pytest.mark.parametrize("dataset", ["demo_shapes", "demo_cifar"])
+def test_restricting_datasets_builds_a_dag_for_that_dataset_alone(tmp_path, dataset):
+    """--config datasets=[one] with the demo config: sections that name the other dataset (the demo data, Table 4,
+    CIFAR transfer) no longer break the DAG (it used to stop with a bare KeyError)."""
+    wf = copy_workflow(tmp_path)
+    out = snakemake(wf, "-n", overrides=["--config", f"datasets=[{dataset}]"])
+    other = {"demo_shapes": "demo_cifar", "demo_cifar": "demo_shapes"}[dataset]
+    assert f"results/zeroshot/{dataset}/RN50/LE+CF-SCE.json" in out.stdout
+    assert f"results/zeroshot/{other}/" not in out.stdout
+
+
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):
     snakemake(project, "resources/demo-data/demo_shapes")  # the demo data, when this test runs alone
     out = snakemake(project, "-n", "--config", "ct=5", check=False)
