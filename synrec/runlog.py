@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import sys
 import time
@@ -11,6 +12,10 @@ import traceback
 from pathlib import Path
 
 from .errors import SynrecError
+
+#: OS errors that are the machine's, not a bug's: a full disk or quota, a read-only or unwritable place. They end a
+#: job with one line naming the file, like a SynrecError (the partial outputs are Snakemake's to remove).
+_ENVIRONMENT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 @contextlib.contextmanager
@@ -30,10 +35,16 @@ def rule_log(log_files, name: str):
     try:
         yield
         print(f"[synrec] {name} done in {time.time() - t0:.1f}s", flush=True)
-    except SynrecError as exc:
-        print(f"error: {exc}", flush=True)
+    except (SynrecError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in _ENVIRONMENT_ERRORS:
+            traceback.print_exc()
+            if fh:
+                print(f"synrec: {name} failed, traceback in {log_path}", file=real_stderr, flush=True)
+            raise
+        msg = str(exc) if isinstance(exc, SynrecError) else f"{exc.filename or 'a file'}: {exc.strerror}"
+        print(f"error: {msg}", flush=True)
         if fh:
-            print(f"synrec error in {name}: {exc}", file=real_stderr, flush=True)
+            print(f"synrec error in {name}: {msg}", file=real_stderr, flush=True)
         raise SystemExit(1) from None
     except BaseException:
         traceback.print_exc()
