@@ -8,6 +8,7 @@ REPO = Path(workflow.basedir).parent
 sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also inside a --use-conda env
 
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
+from synrec.datasets import ZEROSHOT_TEST
 from synrec.errors import SynrecError
 from synrec.few_shot_methods import METHODS as FS_METHODS
 from synrec.few_shot_methods import synthetic_source
@@ -65,7 +66,7 @@ wildcard_constraints:
     strategy=r"B|LE|RG-\d+shot-seed\d+",
     data=r"B|LE|B\+CF|LE\+CF",
     loss="CE|SCE",
-    source=r"test|train|val|syn-B|syn-LE|syn-RG-\d+shot-seed\d+",
+    source=r"test|zs-test|train|val|syn-B|syn-LE|syn-RG-\d+shot-seed\d+",
     chunk=r"\d+",
     shots=r"\d+",
     fseed=r"\d+",
@@ -144,9 +145,16 @@ def generation_chunks(dataset, strategy):
 
 def feature_images(w):
     """The real dataset folder (train/val/test split) or the synthetic image store the features are computed from."""
-    if w.source in ("test", "train", "val"):
+    if w.source in ("test", "zs-test", "train", "val"):
         return dataset_dir(w.dataset)
     return f"{WORK}/{w.dataset}/synthetic/{w.source.removeprefix('syn-')}/images.h5"
+
+
+def zeroshot_test_features(w):
+    """The zero-shot study's test features: the dataset's own zero-shot test list where it has one (Food-101's
+    official test set), else the test split the few-shot study uses too."""
+    source = "zs-test" if "zeroshot_test" in DATASETS[w.dataset] else "test"
+    return f"{WORK}/{w.dataset}/features/{w.backbone}/{source}.h5"
 
 
 def ct_inputs(w):
@@ -154,7 +162,7 @@ def ct_inputs(w):
     strategy, _, filtering = w.data.partition(CF_JOINER)
     inputs = {
         "train": f"{WORK}/{w.dataset}/features/{w.backbone}/syn-{strategy}.h5",
-        "test": f"{WORK}/{w.dataset}/features/{w.backbone}/test.h5",
+        "test": zeroshot_test_features(w),
         "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
         "images": f"{WORK}/{w.dataset}/synthetic/{strategy}/images.h5",  # its safety-checker counts
     }

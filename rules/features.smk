@@ -17,7 +17,7 @@ rule features:
     params:
         dataset=lambda w: DATASETS[w.dataset],
         data_root=config["data_root"],
-        split=lambda w: {"train": FS["train_split"], "val": FS["val_split"]}.get(
+        split=lambda w: {"train": FS["train_split"], "val": FS["val_split"], "zs-test": ZEROSHOT_TEST}.get(
             w.source, DATASETS[w.dataset]["test_split"]
         ),
         model=lambda w: clip_spec(w.backbone),

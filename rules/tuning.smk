@@ -21,7 +21,7 @@ rule classifier_tuning:
 
 rule zeroshot_clip:
     input:
-        test=f"{WORK}/{{dataset}}/features/{{backbone}}/test.h5",
+        test=zeroshot_test_features,
         head=f"{WORK}/{{dataset}}/heads/{{backbone}}.pt",
     output:
         f"{RESULTS}/zeroshot/{{dataset}}/{{backbone}}/CLIP.json",

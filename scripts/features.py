@@ -14,7 +14,7 @@ w = sm.wildcards
 with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
     torch.set_num_threads(max(1, sm.threads))
     ds, fcfg = sm.params.dataset, throughput_settings(sm, "features")
-    if w.source in ("test", "train", "val"):
+    if w.source in ("test", "zs-test", "train", "val"):
         source = load_split(ds, sm.params.data_root, sm.params.split)
     else:
         source = ImageStore(sm.input.images)

@@ -226,11 +226,47 @@ def _read_coop_split(cfg: dict, root: Path, split: str) -> Split:
 READERS = {"imagefolder": _read_imagefolder, "cifar": _read_cifar, "coop_split": _read_coop_split}
 
 
+#: the split name under which a dataset's ``zeroshot_test`` list is read
+ZEROSHOT_TEST = "zeroshot_test"
+
+
+def _read_list_file(cfg: dict, root: Path, spec: dict) -> Split:
+    """``<class folder>/<image id>`` lines (Food-101's meta/test.txt); labels by this config's class order."""
+    name, list_file = cfg["name"], root / spec["list"]
+    if not list_file.is_file():
+        raise SynrecError(f"dataset '{name}': list file {list_file} does not exist (key 'zeroshot_test.list' in "
+                          f"{cfg.get('_path')})")
+    expected = cfg.get("disk_classnames") or cfg["classnames"]
+    label_of = {_norm(c): i for i, c in enumerate(expected)}
+    paths, labels = [], []
+    for n, line in enumerate(list_file.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        folder = line.split("/")[0]
+        if _norm(folder) not in label_of:
+            raise SynrecError(f"dataset '{name}': {list_file} line {n}: class folder '{folder}' is not a class of "
+                              f"{cfg.get('_path')}")
+        paths.append(root / spec["images"] / f"{line}{spec['extension']}")
+        labels.append(label_of[_norm(folder)])
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(set(labels.tolist())) != len(expected):
+        raise SynrecError(f"dataset '{name}': {list_file} has {len(set(labels.tolist()))} classes but "
+                          f"{cfg.get('_path')} lists {len(expected)}")
+    return Split(name, ZEROSHOT_TEST, labels, paths=paths, origin=str(list_file))
+
+
 def load_split(cfg: dict, data_root: str | Path, split: str | None = None) -> Split:
-    """Read one split (default: the dataset's ``test_split``) of the dataset described by ``cfg``."""
+    """Read one split (default: the dataset's ``test_split``) of the dataset described by ``cfg``; ``zeroshot_test``
+    is the zero-shot study's own test list where the config has one, else the ``test_split``."""
     split = split or cfg["test_split"]
+    if split == ZEROSHOT_TEST and "zeroshot_test" not in cfg:
+        split = cfg["test_split"]
     root = _dataset_root(cfg, data_root)
-    out = READERS[cfg["format"]](cfg, root, split)
+    if split == ZEROSHOT_TEST:
+        out = _read_list_file(cfg, root, cfg["zeroshot_test"])
+    else:
+        out = READERS[cfg["format"]](cfg, root, split)
     if len(out) == 0:
         raise SynrecError(f"dataset '{cfg['name']}': split '{split}' in {out.origin} holds no images")
     return out

@@ -166,3 +166,55 @@ def test_stanford_cars_in_coops_spelling_reads_with_the_shipped_config(tmp_path)
     (root / "split_zhou_StanfordCars.json").write_text(json.dumps({"train": rows, "val": rows, "test": rows}))
     with pytest.raises(SynrecError, match="split_zhou_StanfordCars.json"):
         load_split(cfg, tmp_path, "test")
+
+
+def test_food101s_official_test_list_reads_in_the_configs_class_order(tmp_path):
+    """Food-101's meta/test.txt ('<class folder>/<image id>' lines, images/<folder>/<id>.jpg) as the zero-shot test set;
+    CoOp's re-split stays the few-shot one."""
+    from PIL import Image
+
+    from synrec.datasets import ZEROSHOT_TEST
+
+    root = tmp_path / "food"
+    demo_data.write_coop_split(root, SHAPES, COUNTS, "s.json", images="images")
+    lines = []
+    for c in reversed(SHAPES):  # the list's order is not the label order
+        folder = c.replace(" ", "_")
+        (root / "images" / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(3):
+            Image.new("RGB", (8, 8)).save(root / "images" / folder / f"{100 + i}.jpg")
+            lines.append(f"{folder}/{100 + i}")
+    (root / "meta").mkdir()
+    (root / "meta" / "test.txt").write_text("\n".join(lines) + "\n")
+    spec = {"list": "meta/test.txt", "images": "images", "extension": ".jpg"}
+    cfg = dataset_cfg("coop_split", root="food", images="images", split_file="s.json", zeroshot_test=spec)
+    split = load_split(cfg, tmp_path, ZEROSHOT_TEST)
+    assert len(split) == 12 and split.labels.tolist() == [3] * 3 + [2] * 3 + [1] * 3 + [0] * 3
+    last = SHAPES[-1].replace(" ", "_")
+    assert split.paths[0] == root / "images" / last / "100.jpg" and split.image(0).size == (8, 8)
+    assert len(load_split(cfg, tmp_path, "test")) == 8  # CoOp's test split: 4 classes x 2
+    no_list = dataset_cfg("coop_split", root="food", images="images", split_file="s.json")
+    assert len(load_split(no_list, tmp_path, ZEROSHOT_TEST)) == 8  # without a list: the test split
+    (root / "meta" / "test.txt").write_text("\n".join(lines + ["yellow_star/1"]) + "\n")
+    with pytest.raises(SynrecError, match=r"test.txt line 13: class folder 'yellow_star' is not a class"):
+        load_split(cfg, tmp_path, ZEROSHOT_TEST)
+    (root / "meta" / "test.txt").write_text("\n".join(lines[:9]) + "\n")
+    with pytest.raises(SynrecError, match=r"test.txt has 3 classes but t_coop_split.yaml lists 4"):
+        load_split(cfg, tmp_path, ZEROSHOT_TEST)
+
+
+def test_the_zero_shot_study_on_food101_uses_the_official_test_list(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    from synrec import estimate
+
+    cfg = estimate.snakemake_config([], REPO)
+    override = estimate.empty_data_override(cfg, tmp_path, REPO, outputs_too=True)
+    target = f"{tmp_path}/results/zeroshot/food101/RN50/LE+CF-SCE.json"
+    out = subprocess.run([sys.executable, "-m", "snakemake", target, "-n", "--configfile", "config/config.yaml",
+                          str(override)], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert "food101/features/RN50/zs-test.h5" in out.stdout and "food101/features/RN50/test.h5" not in out.stdout

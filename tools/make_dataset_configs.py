@@ -111,6 +111,7 @@ def build(cb_dir: Path) -> dict[str, dict]:
         generation_template="a photo of {}, a type of flower")
     add("food101", "Food", "f", "coop_split", "food-101", lines("food101"), CLIP_PROMPTS.format("food101"),
         cb_tpl["food101"], cbt.format("food101"), images="images", split_file="split_zhou_Food101.json",
+        zeroshot_test={"list": "meta/test.txt", "images": "images", "extension": ".jpg"},
         generation_template="a photo of {}, a type of food")
     add("pets", "Pets", "f", "coop_split", "oxford_pets", cb_names["pets"], cb.format("pets"), cb_tpl["pets"],
         cbt.format("pets"), images="images", split_file="split_zhou_OxfordPets.json",
