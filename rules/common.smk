@@ -220,6 +220,8 @@ def fewshot_inputs(w):
     }
     if has_val_split(w.dataset):
         inputs["val"] = f"{feats}/val.h5"
+    if w.method in ("tip", "tip-f"):
+        inputs["views"] = f"{WORK}/{w.dataset}/fewshot/{w.backbone}/views-{w.shots}shot-seed{w.fseed}.h5"
     source = synthetic_source(w.method)
     if source in ("B", "RF"):  # B = the zero-shot best: LE images after the CLIP filter
         inputs["syn"] = f"{feats}/syn-LE.h5"

@@ -20,6 +20,32 @@ rule few_shot_split:
         "../scripts/few_shot_split.py"
 
 
+rule shot_features:
+    """Tip-Adapter's cache: CLIP features of augment_passes augmented views of the K shots of one (K, seed)."""
+    input:
+        split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        images=lambda w: dataset_dir(w.dataset),
+        model=lambda w: model_input(clip_spec(w.backbone)),
+    output:
+        f"{WORK}/{{dataset}}/fewshot/{{backbone}}/views-{{shots}}shot-seed{{fseed}}.h5",
+    log:
+        log_path("shot_features", "{dataset}-{backbone}-{shots}shot-seed{fseed}"),
+    benchmark:
+        benchmark_path("shot_features", "{dataset}-{backbone}-{shots}shot-seed{fseed}")
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        train_split=FS["train_split"],
+        passes=FS["tip_adapter"]["augment_passes"],
+        model=lambda w: clip_spec(w.backbone),
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/shot_features.py"
+
+
 rule real_guidance:
     input:
         split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",

@@ -8,6 +8,7 @@ import h5py
 import torch
 
 from synrec.atomic import write_json
+from synrec.errors import SynrecError
 from synrec.few_shot_methods import run_method
 from synrec.models import pick_device
 from synrec.results import result_record
@@ -26,6 +27,12 @@ with rule_log(sm.log, f"few_shot_train {w.dataset} {w.backbone} {w.shots}-shot s
     data = {"shot_x": tx[split["train"]], "shot_y": ty[split["train"]], "val_x": vx[split["val"]],
             "val_y": vy[split["val"]], "test_x": test_x, "test_y": test_y, "class_emb": head["class_emb"],
             "logit_scale": head["logit_scale"]}
+    data["dataset"] = w.dataset
+    if "views" in sm.input.keys():
+        with h5py.File(sm.input.views, "r") as f:
+            if f["indices"][:].tolist() != list(split["train"]):
+                raise SynrecError(f"{sm.input.views} holds views of other shots than {sm.input.split}; delete it")
+            data["shot_views"] = f["views"][:]
     if "syn" in sm.input.keys():
         sx, sy, _ = read_features(sm.input.syn)
         keep_file = sm.input.get("rf") or sm.input.get("keep")

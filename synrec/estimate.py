@@ -171,6 +171,9 @@ class Estimator:
             work = self.classes(w["dataset"]) * t["le_s_per_class"] if w["strategy"] == "LE" else 0.0
         elif rule == "features":
             work = self.images_of_source(w) * self.clip_forward(w["backbone"])
+        elif rule == "shot_features":  # Tip-Adapter's cache: augmented views of the K shots per class
+            n = fs["tip_adapter"]["augment_passes"] * self.classes(w["dataset"]) * int(w["shots"])
+            work = n * self.clip_forward(w["backbone"])
         elif rule == "partial_tuning":  # CF-kept synthetic images x CT epochs through the encoder
             n = self.classes(w["dataset"]) * cfg["clip_filter"]["budget"]
             work = n * cfg["ct"]["epochs"] * self.a("backward_over_forward") * self.clip_forward(w["backbone"])

@@ -81,6 +81,52 @@ def encode_images(model, preprocess, source, device, batch_size: int = 256, num_
     return torch.cat(out).numpy()
 
 
+class _AugmentedViews(torch.utils.data.Dataset):
+    """View ``p`` of image ``indices[i]``: ``augment`` drawn from the seed (seed, p, index), so every pass and image
+    gets its own crop whatever the batch or worker."""
+
+    def __init__(self, source, augment, indices, p: int, seed: int):
+        self.source, self.augment, self.indices, self.p, self.seed = source, augment, list(indices), p, seed
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        from .seeds import derive_seed
+
+        torch.manual_seed(derive_seed(self.seed, "view", self.p, int(self.indices[i])))
+        return self.augment(self.source.image(int(self.indices[i])))
+
+
+def train_augmentation(preprocess, scale=(0.5, 1.0)):
+    """The released Tip-Adapter's (and CoOp's) train views: random resized crop (scale 0.5-1, bicubic) and a
+    horizontal flip at the model's input size, then the model's own tensor conversion and normalisation."""
+    from torchvision import transforms as T
+
+    steps = list(preprocess.transforms)
+    crop = next(i for i, t in enumerate(steps) if isinstance(t, T.CenterCrop))
+    size = steps[crop].size
+    return T.Compose([T.RandomResizedCrop(size, scale=scale, interpolation=T.InterpolationMode.BICUBIC),
+                      T.RandomHorizontalFlip(), *steps[crop + 1:]])
+
+
+@torch.no_grad()
+def encode_views(model, augment, source, indices, passes: int, seed: int, device, batch_size: int = 256,
+                 dtype: torch.dtype | str = torch.float32, progress: bool = True) -> np.ndarray:
+    """``(passes, len(indices), D)`` image embeddings of ``passes`` augmented views of the given images."""
+    device = torch.device(device)
+    out = []
+    for p in tqdm(range(passes), desc="augmented passes", disable=not progress):
+        loader = torch.utils.data.DataLoader(_AugmentedViews(source, augment, indices, p, seed),
+                                             batch_size=batch_size, shuffle=False)
+        feats = []
+        for x in loader:
+            with _autocast(device, dtype):
+                feats.append(model.encode_image(x.to(device)).float().cpu())
+        out.append(torch.cat(feats))
+    return torch.stack(out).numpy()
+
+
 @torch.no_grad()
 def text_classifier(model, tokenizer, classnames: list[str], templates: list[str], device) -> torch.Tensor:
     """``(C, D)`` class embeddings: per class, the L2-normalised text embeddings of every template, averaged and

@@ -16,11 +16,9 @@ CoOp (``synrec/coop.py``, rule ``coop``) needs CLIP's text encoder, so it has it
 
 from __future__ import annotations
 
-import torch
-
 from .classifier_tuning import evaluate, metrics_from_logits, train_ct
 from .mix_training import train_mix, train_phasewise
-from .tip_adapter import one_hot, search_alpha_beta, tip_logits, train_tip_adapter_f
+from .tip_adapter import cache_keys, one_hot, search_alpha_beta, search_grid, tip_logits, train_tip_adapter_f
 
 METHODS = ["ct-init", "tip", "tip-f", "mix-B", "mix-RF", "mix-RG", "syn2real-RG", "real2syn-RG"]
 
@@ -30,27 +28,42 @@ def synthetic_source(method: str) -> str | None:
     return method.rsplit("-", 1)[1] if method.startswith(("mix-", "syn2real-", "real2syn-")) else None
 
 
+def tip_settings(tcfg: dict, dataset: str | None) -> dict:
+    """The Tip-Adapter settings for ``dataset``: its published epochs, initial alpha/beta and search scale where
+    ``tip_adapter.datasets`` has them; the alpha/beta grid explicit (``alphas``/``betas``) or spanned."""
+    own = (tcfg.get("datasets") or {}).get(dataset or "", {})
+    t = {"init_alpha": 1.0, "init_beta": 1.0, "batch_size": 256, "search_scale": [7, 3], "search_steps": [200, 20],
+         **tcfg, **own}  # (the schema's defaults, for callers that pass a partial section)
+    if t.get("alphas") is None or t.get("betas") is None:
+        t["alphas"], t["betas"] = search_grid(t["search_scale"], t["search_steps"])
+    return t
+
+
 def run_method(method: str, data: dict, cfg: dict, sce_cfg: dict, seed: int = 0, device="cpu") -> dict:
-    """``data``: shot_x/shot_y, val_x/val_y, test_x/test_y, class_emb, logit_scale and, for synthetic methods,
-    syn_x/syn_y. ``cfg``: the ``few_shot`` config section. Returns ``{"metrics": ..., "details": ...}``."""
+    """``data``: shot_x/shot_y, val_x/val_y, test_x/test_y, class_emb, logit_scale, the dataset's name, for
+    Tip-Adapter shot_views (the shots' augmented passes) and, for synthetic methods, syn_x/syn_y. ``cfg``: the
+    ``few_shot`` config section. Returns ``{"metrics": ..., "details": ...}``."""
     emb, scale = data["class_emb"], data["logit_scale"]
     if method == "ct-init":
         head, hist = train_ct(data["shot_x"], data["shot_y"], emb, cfg["ct_real"], "CE", seed=seed, device=device,
                               progress=False, logit_scale=scale)
         return {"metrics": evaluate(head, data["test_x"], data["test_y"]), "details": {"history": hist}}
     if method in ("tip", "tip-f"):
-        tcfg = cfg["tip_adapter"]
-        keys = torch.as_tensor(data["shot_x"], dtype=torch.float32)
+        t = tip_settings(cfg["tip_adapter"], data.get("dataset"))
+        views = data.get("shot_views", data["shot_x"])  # (P, N, D) augmented passes; (N, D) without them
+        keys = cache_keys(views)
         values = one_hot(data["shot_y"], emb.shape[0])
-        alpha, beta = search_alpha_beta(data["val_x"], data["val_y"], emb, keys, values, tcfg["alphas"],
-                                        tcfg["betas"], scale)
-        normalize = True
+        details = {"augment_passes": 1 if getattr(views, "ndim", 2) == 2 else int(len(views))}
         if method == "tip-f":
-            keys = train_tip_adapter_f(data["shot_x"], data["shot_y"], emb, alpha, beta, tcfg["epochs"], tcfg["lr"],
-                                       seed=seed, scale=scale)
-            normalize = False
-        logits = tip_logits(data["test_x"], emb, keys, values, alpha, beta, scale, normalize_keys=normalize)
-        return {"metrics": metrics_from_logits(logits, data["test_y"]), "details": {"alpha": alpha, "beta": beta}}
+            keys = train_tip_adapter_f(views, data["shot_y"], emb, t["init_alpha"], t["init_beta"], t["epochs"],
+                                       t["lr"], t["batch_size"], seed=seed, scale=scale)
+            details["epochs"] = t["epochs"]
+        # searched after fine-tuning, with the keys as they are then (the keys of Tip-Adapter-F stay unnormalised)
+        alpha, beta = search_alpha_beta(data["val_x"], data["val_y"], emb, keys, values, t["alphas"], t["betas"],
+                                        scale)
+        logits = tip_logits(data["test_x"], emb, keys, values, alpha, beta, scale, normalize_keys=False)
+        return {"metrics": metrics_from_logits(logits, data["test_y"]),
+                "details": {"alpha": alpha, "beta": beta, **details}}
     if method.startswith("mix-"):
         m = cfg["mix"]
         head, hist = train_mix(data["shot_x"], data["shot_y"], data["syn_x"], data["syn_y"], emb, m, sce_cfg,

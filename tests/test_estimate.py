@@ -51,6 +51,9 @@ def test_generation_jobs_cost_their_images_plus_start_up(est):
 
 def test_features_training_and_cpu_jobs(est):
     assert est.seconds(job("features", dataset="eurosat", backbone="ViT-B-16", source="syn-LE")) == 10 * 2000 / 500 + 20
+    # Tip-Adapter's cache: 10 augmented views of 16 shots x 10 classes
+    assert est.seconds(job("shot_features", dataset="eurosat", backbone="RN50", shots=16, fseed=1)) == \
+        10 * 10 * 16 / 1000 + 20
     # supervised ResNet-50 pre-training on 1.2M images for 100 epochs on 8 GPUs (each pays the start-up)
     pt = job("pretrain", gpus=8, ptmodel="resnet50", ptmethod="supervised", space="IN-1K", amount="1.2M", init="random")
     assert est.seconds(pt) == 1_200_000 * 100 / 1000 + 8 * 20

@@ -2,8 +2,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import SHAPES
 
+from synrec import demo_data
 from synrec.classifier_tuning import ClassifierHead, evaluate, train_ct
+from synrec.datasets import load_split
 from synrec.few_shot import few_shot_split, sample_shots
 from synrec.mix_training import train_mix, train_phasewise
 from synrec.real_filter import real_filter
@@ -220,3 +223,58 @@ def test_run_method_names_an_unknown_method():
 
     with pytest.raises(ValueError, match="unknown few-shot method 'ct-init2'"):
         run_method("ct-init2", _world(), FS_CFG, SCE)
+
+
+def test_tip_adapter_search_grid_is_the_released_codes():
+    from synrec.tip_adapter import search_grid
+
+    alphas, betas = search_grid([12, 10], [200, 20])  # EuroSAT's search_scale, the released search_step
+    assert len(betas) == 200 and len(alphas) == 20
+    assert betas[0] == alphas[0] == 0.1 and betas[1] == pytest.approx(0.1 + 11.9 / 200)
+    assert alphas[-1] == pytest.approx(19 * 9.9 / 20 + 0.1) and max(betas) < 12
+
+
+def test_tip_adapter_f_trains_on_the_views_then_searches_alpha_beta_with_the_tuned_keys():
+    from synrec.few_shot_methods import run_method
+    from synrec.tip_adapter import cache_keys, one_hot
+
+    data = _world()
+    rng = np.random.default_rng(5)
+    views = np.stack([data["shot_x"] + rng.normal(0, 0.3, data["shot_x"].shape) for _ in range(3)])
+    data = {**data, "shot_views": views, "dataset": "eurosat"}
+    keys = cache_keys(views)  # each view normalised, averaged, normalised
+    expected = F.normalize(F.normalize(torch.as_tensor(views, dtype=torch.float32), dim=-1).mean(0), dim=-1)
+    torch.testing.assert_close(keys, expected)
+    cfg = {**FS_CFG, "tip_adapter": {**FS_CFG["tip_adapter"], "init_alpha": 2.0, "init_beta": 3.0,
+                                     "datasets": {"eurosat": {"epochs": 7}}}}
+    out = run_method("tip-f", data, cfg, SCE, seed=0)
+    assert out["details"]["augment_passes"] == 3 and out["details"]["epochs"] == 7  # the dataset's own epochs
+    # the search ran after training, on the tuned keys: the same pair as searching those keys directly
+    tuned = train_tip_adapter_f(views, data["shot_y"], data["class_emb"], 2.0, 3.0, 7, 0.01, seed=0)
+    t = cfg["tip_adapter"]
+    want = search_alpha_beta(data["val_x"], data["val_y"], data["class_emb"], tuned, one_hot(data["shot_y"], 4),
+                             t["alphas"], t["betas"])
+    assert (out["details"]["alpha"], out["details"]["beta"]) == want
+    assert not torch.allclose(tuned, keys, atol=1e-3)  # the views' gradients move the keys
+
+
+def test_augmented_views_are_seeded_per_pass_and_image(tiny_models, shapes_cfg, tmp_path):
+    from torchvision import transforms as T
+
+    from synrec.features import encode_views, train_augmentation
+    from synrec.models import load_clip
+
+    demo_data.write_coop_split(tmp_path / "ds", SHAPES, {"train": 3, "test": 1}, "s.json")
+    cfg = {**shapes_cfg, "root": "ds", "split_file": "s.json", "images": "images"}
+    train = load_split(cfg, tmp_path, "train")
+    model, preprocess, _ = load_clip({"model": f"local-dir:{tiny_models['clip_rn']}"})
+    augment = train_augmentation(preprocess)
+    crop = augment.transforms[0]
+    assert isinstance(crop, T.RandomResizedCrop) and crop.scale == (0.5, 1.0)
+    a = encode_views(model, augment, train, [0, 4, 7], passes=2, seed=0, device="cpu", batch_size=2, progress=False)
+    b = encode_views(model, augment, train, [0, 4, 7], passes=2, seed=0, device="cpu", batch_size=3, progress=False)
+    assert a.shape[:2] == (2, 3)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # the batch does not change a view (rounding aside)
+    assert not np.allclose(a[0], a[1])  # two passes, two crops
+    c = encode_views(model, augment, train, [4], passes=2, seed=0, device="cpu", progress=False)
+    np.testing.assert_allclose(c[:, 0], a[:, 1], rtol=1e-5, atol=1e-6)  # an image's views do not depend on others
