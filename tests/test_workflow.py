@@ -321,6 +321,7 @@ def test_the_cost_estimate_stands_beside_the_actuals_of_a_run(project, tmp_path)
     tp.mkdir()
     (tp / "generation_throughput.json").write_text(json.dumps({
         "device": "made up", "best_batch": 8, "s_per_image": 0.5, "startup": {"process_s": 20.0},
+        "steps": 10,  # measured at the demo's own 10 steps, so no step scaling
         "batches": {"8": {"share": {"unet_all_steps": 0.8}, "unet_tflops": 100.0}}}))
     (tp / "model_throughput.json").write_text(json.dumps({"clip_RN50_images_per_s": 100.0,
                                                           "clip_ViT-B-16_images_per_s": 50.0, "le_s_per_class": 2.0}))
