@@ -9,6 +9,7 @@ sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also insid
 
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
 from synrec.datasets import ZEROSHOT_TEST
+from synrec.features import REAL_SOURCES
 from synrec.errors import SynrecError
 from synrec.few_shot_methods import METHODS as FS_METHODS
 from synrec.few_shot_methods import synthetic_source
@@ -145,7 +146,7 @@ def generation_chunks(dataset, strategy):
 
 def feature_images(w):
     """The real dataset folder (train/val/test split) or the synthetic image store the features are computed from."""
-    if w.source in ("test", "zs-test", "train", "val"):
+    if w.source in REAL_SOURCES:
         return dataset_dir(w.dataset)
     return f"{WORK}/{w.dataset}/synthetic/{w.source.removeprefix('syn-')}/images.h5"
 

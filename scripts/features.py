@@ -4,7 +4,7 @@ import _synrec_path  # noqa: F401  (repository root on sys.path)
 import torch
 
 from synrec.datasets import load_split
-from synrec.features import encode_images, feature_key
+from synrec.features import REAL_SOURCES, encode_images, feature_key
 from synrec.models import load_clip, model_identity, pick_device, pick_dtype
 from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import ImageStore, write_features
@@ -14,7 +14,7 @@ w = sm.wildcards
 with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
     torch.set_num_threads(max(1, sm.threads))
     ds, fcfg = sm.params.dataset, throughput_settings(sm, "features")
-    if w.source in ("test", "zs-test", "train", "val"):
+    if w.source in REAL_SOURCES:
         source = load_split(ds, sm.params.data_root, sm.params.split)
     else:
         source = ImageStore(sm.input.images)

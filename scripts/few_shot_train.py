@@ -8,13 +8,12 @@ import h5py
 import torch
 
 from synrec.atomic import write_json
-from synrec.errors import SynrecError
 from synrec.few_shot_methods import run_method
 from synrec.models import pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log
 from synrec.seeds import name_order
-from synrec.stores import read_features, safety_counts
+from synrec.stores import read_features, read_views, safety_counts
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
@@ -29,10 +28,7 @@ with rule_log(sm.log, f"few_shot_train {w.dataset} {w.backbone} {w.shots}-shot s
             "logit_scale": head["logit_scale"]}
     data["dataset"] = w.dataset
     if "views" in sm.input.keys():
-        with h5py.File(sm.input.views, "r") as f:
-            if f["indices"][:].tolist() != list(split["train"]):
-                raise SynrecError(f"{sm.input.views} holds views of other shots than {sm.input.split}; delete it")
-            data["shot_views"] = f["views"][:]
+        data["shot_views"] = read_views(sm.input.views, split["train"])
     if "syn" in sm.input.keys():
         sx, sy, _ = read_features(sm.input.syn)
         keep_file = sm.input.get("rf") or sm.input.get("keep")

@@ -4,14 +4,11 @@ import _synrec_path  # noqa: F401  (repository root on sys.path)
 import json
 from pathlib import Path
 
-import h5py
-import numpy as np
-
-from synrec.atomic import atomic_path
 from synrec.datasets import load_split
 from synrec.features import encode_views, train_augmentation
 from synrec.models import load_clip, pick_device, pick_dtype
 from synrec.runlog import rule_log, throughput_settings
+from synrec.stores import write_views
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
@@ -23,9 +20,5 @@ with rule_log(sm.log, f"shot_features {w.dataset} {w.backbone} {w.shots}-shot se
     views = encode_views(model, train_augmentation(preprocess), train, split["train"], sm.params.passes,
                          sm.params.seed, device, throughput_settings(sm, "features")["batch_size"],
                          pick_dtype(sm.params.model, device))
-    with atomic_path(sm.output[0]) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("views", data=views.astype(np.float32))
-        f.create_dataset("labels", data=train.labels[split["train"]].astype(np.int64))
-        f.create_dataset("indices", data=np.asarray(split["train"], dtype=np.int64))
-        f.attrs["train_fingerprint"] = train.fingerprint()
+    write_views(sm.output[0], views, train.labels[split["train"]], split["train"], train.fingerprint())
     print(f"{views.shape[0]} augmented passes x {views.shape[1]} shots -> {views.shape}")

@@ -16,6 +16,10 @@ from tqdm import tqdm
 
 from .config import stable_hash
 from .errors import SynrecError
+from .seeds import derive_seed
+
+#: feature sources that are splits of the real dataset (the others are synthetic image stores, ``syn-<strategy>``)
+REAL_SOURCES = ("test", "zs-test", "train", "val")
 
 
 def feature_key(model_ident: dict, preprocess, source_fingerprint: str,
@@ -65,9 +69,12 @@ def encode_images(model, preprocess, source, device, batch_size: int = 256, num_
                   desc: str = "features") -> np.ndarray:
     """Un-normalised image embeddings ``(N, D)`` of every image of ``source`` (a Split or an ImageStore), the
     encoder under autocast to ``dtype`` (``synrec.models.pick_dtype`` of the model's spec)."""
+    return _encode(model, _Images(source, preprocess), device, batch_size, num_workers, dtype, progress, desc)
+
+
+def _encode(model, dataset, device, batch_size, num_workers, dtype, progress, desc) -> np.ndarray:
     device = torch.device(device)
-    loader = torch.utils.data.DataLoader(_Images(source, preprocess), batch_size=batch_size,
-                                         num_workers=num_workers, shuffle=False)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
     out = []
     try:
         for x in tqdm(loader, desc=desc, disable=not progress, unit="batch"):
@@ -92,8 +99,6 @@ class _AugmentedViews(torch.utils.data.Dataset):
         return len(self.indices)
 
     def __getitem__(self, i):
-        from .seeds import derive_seed
-
         torch.manual_seed(derive_seed(self.seed, "view", self.p, int(self.indices[i])))
         return self.augment(self.source.image(int(self.indices[i])))
 
@@ -114,17 +119,8 @@ def train_augmentation(preprocess, scale=(0.5, 1.0)):
 def encode_views(model, augment, source, indices, passes: int, seed: int, device, batch_size: int = 256,
                  dtype: torch.dtype | str = torch.float32, progress: bool = True) -> np.ndarray:
     """``(passes, len(indices), D)`` image embeddings of ``passes`` augmented views of the given images."""
-    device = torch.device(device)
-    out = []
-    for p in tqdm(range(passes), desc="augmented passes", disable=not progress):
-        loader = torch.utils.data.DataLoader(_AugmentedViews(source, augment, indices, p, seed),
-                                             batch_size=batch_size, shuffle=False)
-        feats = []
-        for x in loader:
-            with _autocast(device, dtype):
-                feats.append(model.encode_image(x.to(device)).float().cpu())
-        out.append(torch.cat(feats))
-    return torch.stack(out).numpy()
+    return np.stack([_encode(model, _AugmentedViews(source, augment, indices, p, seed), device, batch_size, 0, dtype,
+                              progress, f"augmented pass {p + 1}/{passes}") for p in range(passes)])
 
 
 @torch.no_grad()

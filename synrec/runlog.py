@@ -32,24 +32,30 @@ def rule_log(log_files, name: str):
                         force=True)
     t0 = time.time()
     print(f"[synrec] {name} started", flush=True)
-    try:
-        yield
-        print(f"[synrec] {name} done in {time.time() - t0:.1f}s", flush=True)
-    except (SynrecError, OSError) as exc:
-        if isinstance(exc, OSError) and exc.errno not in _ENVIRONMENT_ERRORS:
-            traceback.print_exc()
-            if fh:
-                print(f"synrec: {name} failed, traceback in {log_path}", file=real_stderr, flush=True)
-            raise
-        msg = str(exc) if isinstance(exc, SynrecError) else f"{exc.filename or 'a file'}: {exc.strerror}"
+
+    def one_line(msg: str):
         print(f"error: {msg}", flush=True)
         if fh:
             print(f"synrec error in {name}: {msg}", file=real_stderr, flush=True)
-        raise SystemExit(1) from None
-    except BaseException:
+        return SystemExit(1)
+
+    def with_traceback():
         traceback.print_exc()
         if fh:
             print(f"synrec: {name} failed, traceback in {log_path}", file=real_stderr, flush=True)
+
+    try:
+        yield
+        print(f"[synrec] {name} done in {time.time() - t0:.1f}s", flush=True)
+    except SynrecError as exc:
+        raise one_line(str(exc)) from None
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRORS:
+            with_traceback()
+            raise
+        raise one_line(f"{exc.filename or 'a file'}: {exc.strerror}") from None
+    except BaseException:
+        with_traceback()
         raise
     finally:
         if fh:

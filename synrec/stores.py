@@ -285,6 +285,23 @@ def write_features(path: str | Path, features: np.ndarray, labels: np.ndarray, k
         f.attrs["key_parts"] = json.dumps(key_parts, sort_keys=True)
 
 
+def write_views(path: str | Path, views: np.ndarray, labels: np.ndarray, indices, train_fingerprint: str) -> None:
+    """Tip-Adapter's cache: features ``(passes, N, D)`` of augmented views of the shots ``indices`` of a train split."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("views", data=views.astype(np.float32))
+        f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        f.create_dataset("indices", data=np.asarray(indices, dtype=np.int64))
+        f.attrs["train_fingerprint"] = train_fingerprint
+
+
+def read_views(path: str | Path, expected_indices) -> np.ndarray:
+    """The views of :func:`write_views`; raises if they are views of other shots than ``expected_indices``."""
+    with h5py.File(path, "r") as f:
+        if f["indices"][:].tolist() != list(expected_indices):
+            raise SynrecError(f"{path} holds views of other shots than expected; delete it to recompute")
+        return f["views"][:]
+
+
 def read_features(path: str | Path, expected_key: str | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """``(features, labels, key_parts)``; raises if the store was computed for something else."""
     path = Path(path)
