@@ -298,7 +298,7 @@ def test_the_half_precision_chain_runs_on_cpu_close_to_float32(project, dtype):
     snakemake(project, f"results-{dtype}/{target}", overrides=[f"{dtype}.yaml"])
     half, full = (json.loads((project / r / target).read_text()) for r in (f"results-{dtype}", "results"))
     assert half["models"]["clip"]["dtype"] == dtype
-    assert abs(half["metrics"]["acc1"] - full["metrics"]["acc1"]) <= 5  # measured: 0.8 (fp16), 1.6 (bf16) lower
+    assert abs(half["metrics"]["acc1"] - full["metrics"]["acc1"]) <= 5
     from synrec.stores import ImageStore, read_features
 
     a = ImageStore(project / f"work/{dtype}/demo_shapes/synthetic/LE/images.h5")
@@ -306,12 +306,12 @@ def test_the_half_precision_chain_runs_on_cpu_close_to_float32(project, dtype):
     assert json.loads(a.attrs["generation"])["dtype"] == dtype and "dtype" not in json.loads(b.attrs["generation"])
     assert a.prompts() == b.prompts()
     diff = [np.abs(np.asarray(a.image(i), float) - np.asarray(b.image(i), float)).mean() for i in range(len(a))]
-    assert 0 < np.mean(diff) < 1.5 and max(diff) < 4  # grey levels of 255; measured 0.08 / 0.59 on average
+    assert 0 < np.mean(diff) < 1.5 and max(diff) < 4  # grey levels of 255
     (xa, _, pa), (xb, _, pb) = (read_features(project / w / "demo_shapes/features/RN50/test.h5")
                                 for w in (f"work/{dtype}", "work/demo"))
     assert pa["dtype"] == dtype and "dtype" not in pb
     cos = (xa * xb).sum(1) / np.linalg.norm(xa, axis=1) / np.linalg.norm(xb, axis=1)
-    assert cos.min() > 0.999 and not np.array_equal(xa, xb)  # measured: 0.99999 (fp16), 0.9998 (bf16)
+    assert cos.min() > 0.999 and not np.array_equal(xa, xb)
 
 
 def test_the_cost_estimate_stands_beside_the_actuals_of_a_run(project, tmp_path):
