@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -120,7 +121,11 @@ def main(argv=None) -> None:
     ap.add_argument("--only", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    for name in args.only.split(","):
+    names = args.only.split(",")
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        sys.exit(f"synrec: --only: unknown model {unknown[0]!r}; expected some of {','.join(MODELS)}")
+    for name in names:
         t0 = time.perf_counter()
         folder = build(name, Path(args.out) / FOLDERS[name], args.seed)
         print(f"{name}: {folder} ({n_parameters(folder) / 1e6:.0f} M numbers stored, {time.perf_counter() - t0:.0f} s)")
