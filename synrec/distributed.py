@@ -101,6 +101,11 @@ def _spawned(index: int, world: int, fn, args, log) -> None:
         import sys
 
         sys.stdout = sys.stderr = open(log, "a", buffering=1)  # noqa: SIM115 (the rank logs until exit)
+    if torch.cuda.is_available() and index >= torch.cuda.device_count():  # NCCL refuses two ranks on one GPU
+        from .errors import SynrecError
+
+        raise SynrecError(f"{world} local data-parallel processes asked for, but this job sees "
+                          f"{torch.cuda.device_count()} GPU(s): give the rule as many GPUs (resources gpu)")
     _run(index, world, index, fn, args)
 
 

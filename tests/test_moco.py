@@ -113,12 +113,14 @@ def _shuffle_job(out: str) -> None:
                f"{out}-{rank}.pt")
 
 
-def test_shuffle_bn_across_two_processes_encodes_a_shared_permutation_and_returns_each_rank_its_keys(tmp_path):
+def test_shuffle_bn_across_two_processes_encodes_a_shared_permutation_and_returns_each_rank_its_keys(tmp_path,
+                                                                                                   monkeypatch):
     import sys
     from pathlib import Path
 
     from synrec.distributed import launch
 
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # two gloo processes on CPU, also on a host with one GPU
     sys.path.insert(0, str(Path(__file__).parent))
     launch(_shuffle_job, (str(tmp_path / "r"),), nprocs=2)
     r0, r1 = torch.load(tmp_path / "r-0.pt"), torch.load(tmp_path / "r-1.pt")

@@ -289,3 +289,14 @@ def test_deit_small_is_pretrained_with_deits_recipe():
     x, y = seen[0]
     _, target = step.mix(x.clone(), y.clone())
     assert target.shape == (6, 4) and float(target.max()) < 1.0  # soft, smoothed targets
+
+
+def test_more_local_processes_than_gpus_is_a_one_line_error_not_an_nccl_crash(monkeypatch):
+    from synrec import distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    ran = []
+    with pytest.raises(SynrecError, match="2 local data-parallel processes asked for, but this job sees 1 GPU"):
+        distributed._spawned(1, 2, ran.append, (1,), None)  # rank 1 would share cuda:0 with rank 0
+    assert ran == []
