@@ -8,6 +8,10 @@ Formats (``format:`` in ``config/datasets/<name>.yaml``):
   ``meta``) python pickle files in ``<root>``, as torchvision downloads them.
 * ``coop_split`` - CoOp's ``split_zhou_<Name>.json`` (keys ``train``/``val``/``test``, each a list of
   ``[relative image path, label, classname]``) over the image folder ``<root>/<images>``.
+* ``webdataset`` - CLIP_benchmark's webdataset layout (``clip_benchmark.webdataset_builder``, the test sets it
+  publishes on the Hugging Face hub): ``<root>/classnames.txt`` (one name per label, in label order) and
+  ``<root>/<split>/<i>.tar`` shards (their count in ``<split>/nshards.txt``), each sample a ``<key>.<webp|png|jpg>``
+  image and a ``<key>.cls`` label (decimal text). Images are read straight out of the uncompressed tars.
 
 Every reader checks the class count and, where the format names its classes, their order against the config's
 ``disk_classnames`` (or ``classnames``). A mismatch is a one-line :class:`SynrecError`, never a silent shuffle.
@@ -16,8 +20,10 @@ Every reader checks the class count and, where the format names its classes, the
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import pickle
+import tarfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +51,7 @@ class Split:
     labels: np.ndarray
     paths: list[Path] | None = None
     array: np.ndarray | None = None  # (N, H, W, 3) uint8
+    members: list[tuple[Path, int, int]] | None = None  # (tar file, data offset, size) per image: webdataset
     origin: str = ""  # the file or folder the split was read from, for messages
     _fingerprint: str | None = field(default=None, repr=False)
 
@@ -54,6 +61,8 @@ class Split:
     def image(self, i: int) -> Image.Image:
         if self.array is not None:
             return Image.fromarray(self.array[i])
+        if self.members is not None:
+            return self._member_image(i)
         path = self.paths[i]
         try:
             with Image.open(path) as im:
@@ -65,17 +74,37 @@ class Split:
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
             raise SynrecError(f"dataset '{self.dataset}': image {path} is corrupt or not an image ({exc})") from None
 
+    def _member_image(self, i: int) -> Image.Image:
+        tar, offset, size = self.members[i]
+        try:
+            with open(tar, "rb") as f:
+                f.seek(offset)
+                data = f.read(size)
+            with Image.open(io.BytesIO(data)) as im:
+                return im.convert("RGB")
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            raise SynrecError(f"dataset '{self.dataset}': image {i} in {tar} is unreadable or not an image "
+                              f"({exc})") from None
+
     def fingerprint(self) -> str:
-        """Identity of the split's content: changes when images are added, removed, resized or relabelled."""
+        """Identity of the split's content: labels, and each image file's folder, name, size and modification time
+        (the pixels themselves for in-memory splits): changes when images are added, removed, replaced or
+        relabelled, not when the dataset folder moves."""
         if self._fingerprint is None:
             h = hashlib.sha256()
             h.update(self.labels.astype(np.int64).tobytes())
             if self.array is not None:
                 h.update(self.array.tobytes())
+            elif self.members is not None:  # the samples' places, and each shard's name, size and time
+                h.update(np.asarray([m[1:] for m in self.members], dtype=np.int64).tobytes())
+                for p in sorted({m[0] for m in self.members}):
+                    st = p.stat()
+                    h.update(f"{p.parent.name}/{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
             else:
                 for p in self.paths:
                     st = p.stat() if p.exists() else None
-                    h.update(f"{p.name}:{st.st_size if st else -1}\n".encode())
+                    size, mtime = (st.st_size, st.st_mtime_ns) if st else (-1, -1)
+                    h.update(f"{p.parent.name}/{p.name}:{size}:{mtime}\n".encode())
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
 
@@ -223,7 +252,66 @@ def _read_coop_split(cfg: dict, root: Path, split: str) -> Split:
     return Split(name, split, labels, paths=paths, origin=str(split_file))
 
 
-READERS = {"imagefolder": _read_imagefolder, "cifar": _read_cifar, "coop_split": _read_coop_split}
+WDS_IMAGE_EXTENSIONS = ("webp", "png", "jpg", "jpeg")
+
+
+def _webdataset_classnames(cfg: dict, root: Path) -> tuple[list[str], Path]:
+    names_file = root / "classnames.txt"
+    if not names_file.is_file():
+        raise SynrecError(f"dataset '{cfg['name']}': {names_file} does not exist (a webdataset folder holds "
+                          "classnames.txt beside its split folders)")
+    return [line.strip() for line in names_file.read_text().splitlines() if line.strip()], names_file
+
+
+def _webdataset_shards(cfg: dict, split_dir: Path) -> list[Path]:
+    count = split_dir / "nshards.txt"
+    if count.is_file():
+        shards = [split_dir / f"{i}.tar" for i in range(int(count.read_text().split()[0]))]
+        missing = [p for p in shards if not p.is_file()]
+        if missing:
+            raise SynrecError(f"dataset '{cfg['name']}': shard {missing[0]} does not exist ({count} says "
+                              f"{len(shards)} shards)")
+        return shards
+    shards = sorted(split_dir.glob("*.tar"), key=lambda p: (not p.stem.isdigit(), int(p.stem) if p.stem.isdigit()
+                                                              else 0, p.name))
+    if not shards:
+        raise SynrecError(f"dataset '{cfg['name']}': no .tar shards in {split_dir}")
+    return shards
+
+
+def _read_webdataset(cfg: dict, root: Path, split: str) -> Split:
+    name = cfg["name"]
+    split_dir = root / cfg["splits"].get(split, split)
+    if not split_dir.is_dir():
+        raise SynrecError(f"dataset '{name}': split folder {split_dir} does not exist")
+    disk_names, names_file = _webdataset_classnames(cfg, root)
+    _check_names(cfg, disk_names, str(names_file))
+    members, labels = [], []
+    for shard in _webdataset_shards(cfg, split_dir):
+        try:
+            with tarfile.open(shard, "r:") as tar:
+                samples: dict[str, dict[str, tarfile.TarInfo]] = {}
+                for m in tar:
+                    if m.isfile():
+                        folder, _, base = m.name.rpartition("/")
+                        key, _, ext = base.partition(".")  # webdataset: the key ends at the name's first dot
+                        samples.setdefault(f"{folder}/{key}", {})[ext.lower()] = m
+                for key, parts in samples.items():
+                    image = next((parts[e] for e in WDS_IMAGE_EXTENSIONS if e in parts), None)
+                    if image is None or "cls" not in parts:
+                        raise SynrecError(f"dataset '{name}': sample '{key.lstrip('/')}' in {shard} lacks an image "
+                                          f"({'/'.join(WDS_IMAGE_EXTENSIONS)}) or a .cls label")
+                    members.append((shard, image.offset_data, image.size))
+                    labels.append(int(tar.extractfile(parts["cls"]).read().decode().strip()))
+        except (tarfile.TarError, OSError, ValueError) as exc:
+            raise SynrecError(f"dataset '{name}': shard {shard} is unreadable ({exc})") from None
+    labels = np.asarray(labels, dtype=np.int64)
+    _check_label_range(cfg, labels, str(split_dir))
+    return Split(name, split, labels, members=members, origin=str(split_dir))
+
+
+READERS = {"imagefolder": _read_imagefolder, "cifar": _read_cifar, "coop_split": _read_coop_split,
+           "webdataset": _read_webdataset}
 
 
 #: the split name under which a dataset's ``zeroshot_test`` list is read
@@ -279,6 +367,8 @@ def disk_classnames(cfg: dict, data_root: str | Path, split: str | None = None) 
     if cfg["format"] == "cifar":
         meta, _, names_key, _ = _cifar_layout(cfg, root, split)
         return [str(n) for n in _unpickle(meta, cfg["name"])[names_key]]
+    if cfg["format"] == "webdataset":
+        return _webdataset_classnames(cfg, root)[0]
     if cfg["format"] == "coop_split":
         names = {}
         for row in json.loads((root / cfg["split_file"]).read_text())[cfg["splits"].get(split, split)]:
