@@ -1,5 +1,6 @@
 # Validation, globals and input functions shared by the rules (rule files hold only rules).
 # Included first by workflow/Snakefile; everything here runs once, when Snakemake parses the workflow.
+import json
 import re
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 REPO = Path(workflow.basedir).parent
 sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also inside a --use-conda env
 
+from synrec import manifest as synrec_manifest
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
 from synrec.datasets import ZEROSHOT_TEST
 from synrec.features import REAL_SOURCES
@@ -99,14 +101,166 @@ def image_settings():
     return {k: v for k, v in g.items() if k not in skip}
 
 
-def model_input(spec):
-    """A local model folder is an input (so rule tiny_model can build it); a hub name needs none."""
-    path = local_model_path(spec)
-    return [path] if path else []
-
-
 def clip_spec(backbone):
     return config["models"]["clip"][backbone]
+
+
+# --- content manifests (synrec.manifest): what rules take as input instead of model and dataset folders ----------
+
+MANIFESTS = f"{WORK}/manifests"
+TINY_MODELS = "resources/tiny/"  # local models rule tiny_model makes (the demo's)
+
+
+def model_roles():
+    """{role: model spec}: clip-<backbone>, text_to_image, word_to_sentence."""
+    models = config["models"]
+    return {
+        **{f"clip-{b}": spec for b, spec in models["clip"].items()},
+        "text_to_image": models["text_to_image"],
+        "word_to_sentence": models["word_to_sentence"],
+    }
+
+
+def model_manifest(role):
+    return f"{MANIFESTS}/model/{role}.json"
+
+
+def clip_manifest(backbone):
+    return model_manifest(f"clip-{backbone}")
+
+
+def real_split(dataset, source):
+    """The split name a real feature source reads (source train/val: the few-shot study's train/val splits)."""
+    return {"train": FS["train_split"], "val": FS["val_split"], "zs-test": ZEROSHOT_TEST}.get(
+        source, dataset_config(dataset)["test_split"]
+    )
+
+
+def data_manifest(dataset, source):
+    return f"{MANIFESTS}/data/{dataset}/{source}.json"
+
+
+def made_model_folder(role):
+    """The model folder as input of its manifest rule when a rule makes it (tiny_model); a user's folder is not
+    an input: its manifest, refreshed each run, stands for its content."""
+    path = local_model_path(model_roles()[role])
+    return [path] if path and path.startswith(TINY_MODELS) else []
+
+
+def made_dataset_folder(dataset):
+    return [dataset_dir(dataset)] if dataset in DEMO.get("datasets", []) else []
+
+
+def write_manifest(out, log, compute):
+    """Rules model_manifest / data_manifest: a new manifest, dated now (the jobs downstream of it rerun)."""
+    from snakemake.exceptions import WorkflowError
+    from synrec.atomic import write_json
+
+    try:
+        m = compute()
+    except SynrecError as exc:
+        Path(log).write_text(f"error: {exc}\n")
+        raise WorkflowError(f"synrec: {exc}") from None
+    write_json(out, m)
+    Path(log).write_text(f"{out}: {json.dumps(m['identity'])}\n")
+
+
+def missing_content(jobs):
+    """What the manifest jobs among ``jobs`` would find missing: the dataset and model folders that are not on disk
+    and that no rule makes, one line each, saying what to do."""
+    lines = {}
+    for job in jobs:
+        name, w = job.rule.name, job.wildcards
+        if name == "data_manifest" and not made_dataset_folder(w.dataset):
+            cfg = dataset_config(w.dataset)
+            if not Path(dataset_dir_of(cfg)).is_dir():
+                lines[w.dataset] = (
+                    f"dataset '{w.dataset}': folder {dataset_dir_of(cfg)} does not exist (key 'root' in "
+                    f"{cfg.get('_path', 'its config')} under data_root '{config['data_root']}'): put the dataset "
+                    "there as config/README.md 'Datasets' says, or leave it out with --config datasets=[...]"
+                )
+        elif name == "model_manifest" and not made_model_folder(w.role):
+            local = local_model_path(model_roles()[w.role])
+            if local and not Path(local).exists():
+                lines[w.role] = (
+                    f"model '{w.role}': {local} does not exist (models: in the config): copy the weights there, "
+                    "or name the model by its hub id and pretrained tag"
+                )
+    return list(lines.values())
+
+
+def stop_if_content_missing():
+    """onstart: before any job is submitted, list every missing dataset and model of this run at once."""
+    missing = missing_content(workflow.dag.needrun_jobs())
+    if missing:
+        listing = "\n".join(f"  - {m}" for m in missing)
+        sys.exit(f"synrec: {len(missing)} input(s) missing, nothing was submitted:\n{listing}")
+
+
+def used_sources(dataset):
+    """The real splits of a dataset the configured studies read."""
+    out = {"test", zeroshot_test_source(dataset)}
+    if dataset in FS_DATASETS or dataset == T4["dataset"]:
+        out |= {"train", "val"} if has_val_split(dataset) else {"train"}
+    return sorted(out)
+
+
+def refresh_manifests():
+    """Adopt the content already on disk: create the missing manifests of the configured models and datasets,
+    dated at their content's newest time (so nothing made since reruns). Then recompute every manifest and
+    rewrite, and so re-date, those whose content changed. Content that is gone is reported; the job that reads it
+    fails."""
+    from synrec import manifest
+
+    roles = model_roles()
+    for role, spec in roles.items():
+        path, local = Path(model_manifest(role)), local_model_path(spec)
+        if not path.exists() and (local is None or Path(local).exists()):
+            _refresh(
+                path,
+                lambda prev, s=spec, l=local: manifest.create(
+                    path, manifest.model_manifest(s), manifest.model_mtime_ns(l)
+                ),
+                create=True,
+            )
+    for dataset in DATASETS:
+        if Path(dataset_dir(dataset)).is_dir():
+            cfg = DATASETS[dataset]
+            for source in used_sources(dataset):
+                path = Path(data_manifest(dataset, source))
+                if not path.exists():
+                    _refresh(
+                        path,
+                        lambda prev, s=source: manifest.create(
+                            path,
+                            manifest.data_manifest(cfg, config["data_root"], real_split(dataset, s)),
+                            manifest.data_mtime_ns(cfg, config["data_root"]),
+                        ),
+                        create=True,
+                    )
+    for path in sorted(Path(MANIFESTS).glob("model/*.json")):
+        if path.stem in roles:
+            _refresh(path, lambda prev, r=path.stem: manifest.model_manifest(roles[r], prev))
+    for path in sorted(Path(MANIFESTS).glob("data/*/*.json")):
+        dataset, source = path.parent.name, path.stem
+        _refresh(
+            path,
+            lambda prev, d=dataset, s=source: manifest.data_manifest(
+                dataset_config(d), config["data_root"], real_split(d, s), prev
+            ),
+        )
+
+
+def _refresh(path, compute, create=False):
+    from synrec import manifest
+
+    try:
+        if create:
+            compute(None)
+        elif manifest.refresh(path, compute):
+            print(f"synrec: content changed: {path} (the jobs that read it rerun)", file=sys.stderr)
+    except (SynrecError, OSError) as exc:
+        print(f"synrec: warning: cannot check {path}: {exc}", file=sys.stderr)
 
 
 def dataset_config(name):
@@ -124,13 +278,14 @@ def dataset_dir_of(cfg):
 
 
 def log_path(rule_name, pattern):
-    return f"logs/{rule_name}/{pattern}.log"
+    """A job's log, under the work_dir: two configs run in one checkout keep their own logs."""
+    return f"{WORK}/logs/{rule_name}/{pattern}.log"
 
 
 def benchmark_path(rule_name, pattern):
     """Snakemake's per-job time and memory record (s, max_rss, ...), keyed like the log; synrec.cost reads these
     when no SLURM accounting exists."""
-    return f"benchmarks/{rule_name}/{pattern}.tsv"
+    return f"{WORK}/benchmarks/{rule_name}/{pattern}.tsv"
 
 
 def classes_per_job(strategy):
@@ -145,17 +300,20 @@ def generation_chunks(dataset, strategy):
 
 
 def feature_images(w):
-    """The real dataset folder (train/val/test split) or the synthetic image store the features are computed from."""
+    """The real split's manifest (train/val/test) or the synthetic image store the features are computed from."""
     if w.source in REAL_SOURCES:
-        return dataset_dir(w.dataset)
+        return data_manifest(w.dataset, w.source)
     return f"{WORK}/{w.dataset}/synthetic/{w.source.removeprefix('syn-')}/images.h5"
 
 
 def zeroshot_test_features(w):
     """The zero-shot study's test features: the dataset's own zero-shot test list where it has one (Food-101's
     official test set), else the test split the few-shot study uses too."""
-    source = "zs-test" if "zeroshot_test" in DATASETS[w.dataset] else "test"
-    return f"{WORK}/{w.dataset}/features/{w.backbone}/{source}.h5"
+    return f"{WORK}/{w.dataset}/features/{w.backbone}/{zeroshot_test_source(w.dataset)}.h5"
+
+
+def zeroshot_test_source(dataset):
+    return "zs-test" if "zeroshot_test" in DATASETS[dataset] else "test"
 
 
 def ct_inputs(w):
@@ -166,6 +324,8 @@ def ct_inputs(w):
         "test": zeroshot_test_features(w),
         "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
         "images": f"{WORK}/{w.dataset}/synthetic/{strategy}/images.h5",  # its safety-checker counts
+        "model_manifest": clip_manifest(w.backbone),
+        "test_manifest": data_manifest(w.dataset, zeroshot_test_source(w.dataset)),
     }
     if filtering == "CF":
         inputs["keep"] = f"{WORK}/{w.dataset}/synthetic/{strategy}/cf.h5"
@@ -186,14 +346,16 @@ def partial_tuning_inputs(w):
     return {
         **synthetic_images(w.dataset, config["table3"]["data"]),
         "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
-        "images": dataset_dir(w.dataset),
-        "model": model_input(clip_spec(w.backbone)),
+        "images": data_manifest(w.dataset, "test"),
+        "model": clip_manifest(w.backbone),
     }
 
 
 def from_scratch_inputs(w):
-    """Table 4: the synthetic images of table4.data, or the real dataset; always the real test split."""
-    inputs = {"images": dataset_dir(w.dataset)}
+    """Table 4: the synthetic images of table4.data, or the real train split; always the real test split."""
+    inputs = {"test_manifest": data_manifest(w.dataset, "test")}
+    if w.tsource != "syn":
+        inputs["train_manifest"] = data_manifest(w.dataset, "train")
     if w.tsource == "syn":
         inputs.update(synthetic_images(w.dataset, config["table4"]["data"]))
     return inputs
@@ -218,9 +380,13 @@ def fewshot_inputs(w):
         "train": f"{feats}/train.h5",
         "test": f"{feats}/test.h5",
         "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
+        "model_manifest": clip_manifest(w.backbone),
+        "train_manifest": data_manifest(w.dataset, "train"),
+        "test_manifest": data_manifest(w.dataset, "test"),
     }
     if has_val_split(w.dataset):
         inputs["val"] = f"{feats}/val.h5"
+        inputs["val_manifest"] = data_manifest(w.dataset, "val")
     if w.method in ("tip", "tip-f"):
         inputs["views"] = f"{WORK}/{w.dataset}/fewshot/{w.backbone}/views-{w.shots}shot-seed{w.fseed}.h5"
     source = synthetic_source(w.method)
@@ -251,8 +417,9 @@ def frozen_bn_inputs(w):
     inputs = {
         "split": f"{WORK}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
         "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
-        "images": dataset_dir(w.dataset),
-        "model": model_input(clip_spec(w.backbone)),
+        "train_manifest": data_manifest(w.dataset, "train"),
+        "test_manifest": data_manifest(w.dataset, "test"),
+        "model": clip_manifest(w.backbone),
     }
     if w.tdata == "syn":
         if FS["table6"]["synthetic"] == "RG":
@@ -420,3 +587,11 @@ def transfer_init(w):
 
 def pt_table_targets():
     return [f"{RESULTS}/{t}.csv" for t in PT_TABLES]
+
+
+if workflow.is_main_process:  # not again inside each SLURM job, which parses the workflow too
+    refresh_manifests()
+
+
+onstart:
+    stop_if_content_missing()  # every missing dataset and model folder at once, before a job is submitted

@@ -4,7 +4,7 @@
 rule features:
     input:
         images=feature_images,
-        model=lambda w: model_input(clip_spec(w.backbone)),
+        model=lambda w: clip_manifest(w.backbone),
     output:
         f"{WORK}/{{dataset}}/features/{{backbone}}/{{source}}.h5",
     log:
@@ -17,9 +17,7 @@ rule features:
     params:
         dataset=lambda w: DATASETS[w.dataset],
         data_root=config["data_root"],
-        split=lambda w: {"train": FS["train_split"], "val": FS["val_split"], "zs-test": ZEROSHOT_TEST}.get(
-            w.source, DATASETS[w.dataset]["test_split"]
-        ),
+        split=lambda w: real_split(w.dataset, w.source),
         model=lambda w: clip_spec(w.backbone),
         device=config["device"],
     script:
@@ -28,7 +26,7 @@ rule features:
 
 rule text_head:
     input:
-        model=lambda w: model_input(clip_spec(w.backbone)),
+        model=lambda w: clip_manifest(w.backbone),
     output:
         f"{WORK}/{{dataset}}/heads/{{backbone}}.pt",
     log:

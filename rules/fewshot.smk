@@ -3,7 +3,8 @@
 
 rule few_shot_split:
     input:
-        lambda w: dataset_dir(w.dataset),
+        train=lambda w: data_manifest(w.dataset, "train"),
+        val=lambda w: data_manifest(w.dataset, "val") if has_val_split(w.dataset) else [],
     output:
         f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
     log:
@@ -24,8 +25,8 @@ rule shot_features:
     """Tip-Adapter's cache: CLIP features of augment_passes augmented views of the K shots of one (K, seed)."""
     input:
         split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
-        images=lambda w: dataset_dir(w.dataset),
-        model=lambda w: model_input(clip_spec(w.backbone)),
+        train_manifest=lambda w: data_manifest(w.dataset, "train"),
+        model=lambda w: clip_manifest(w.backbone),
     output:
         f"{WORK}/{{dataset}}/fewshot/{{backbone}}/views-{{shots}}shot-seed{{fseed}}.h5",
     log:
@@ -50,8 +51,8 @@ rule real_guidance:
     input:
         split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
         prompts=f"{WORK}/{{dataset}}/prompts/B.json",
-        images=lambda w: dataset_dir(w.dataset),
-        model=model_input(config["models"]["text_to_image"]),
+        train_manifest=lambda w: data_manifest(w.dataset, "train"),
+        model=model_manifest("text_to_image"),
     output:
         temp(f"{WORK}/{{dataset}}/synthetic/RG-{{shots}}shot-seed{{fseed}}/shards/{{chunk}}.h5"),
     log:
@@ -79,6 +80,9 @@ rule real_filter:
         keep=f"{WORK}/{{dataset}}/synthetic/LE/cf.h5",
         train=f"{WORK}/{{dataset}}/features/{FS['backbone']}/train.h5",
         split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        images=f"{WORK}/{{dataset}}/synthetic/LE/images.h5",
+        model_manifest=clip_manifest(FS["backbone"]),
+        train_manifest=lambda w: data_manifest(w.dataset, "train"),
     output:
         f"{WORK}/{{dataset}}/fewshot/rf-{{shots}}shot-seed{{fseed}}.h5",
     log:
@@ -115,7 +119,9 @@ rule coop:
         train=f"{WORK}/{{dataset}}/features/{{backbone}}/train.h5",
         test=f"{WORK}/{{dataset}}/features/{{backbone}}/test.h5",
         head=f"{WORK}/{{dataset}}/heads/{{backbone}}.pt",
-        model=lambda w: model_input(clip_spec(w.backbone)),
+        model=lambda w: clip_manifest(w.backbone),
+        train_manifest=lambda w: data_manifest(w.dataset, "train"),
+        test_manifest=lambda w: data_manifest(w.dataset, "test"),
     output:
         f"{RESULTS}/fewshot/{{dataset}}/{{backbone}}/{{shots}}shot-seed{{fseed}}/coop.json",
     log:

@@ -5,6 +5,8 @@ rule clip_filter:
     input:
         features=f"{WORK}/{{dataset}}/features/{CF_BACKBONE}/syn-{{strategy}}.h5",
         head=f"{WORK}/{{dataset}}/heads/{CF_BACKBONE}.pt",
+        images=f"{WORK}/{{dataset}}/synthetic/{{strategy}}/images.h5",
+        model_manifest=clip_manifest(CF_BACKBONE),
     output:
         f"{WORK}/{{dataset}}/synthetic/{{strategy}}/cf.h5",
     log:

@@ -5,7 +5,7 @@
 rule generate:
     input:
         prompts=f"{WORK}/{{dataset}}/prompts/{{strategy}}.json",
-        model=model_input(config["models"]["text_to_image"]),
+        model=model_manifest("text_to_image"),
     output:
         temp(f"{WORK}/{{dataset}}/synthetic/{{strategy}}/shards/{{chunk}}.h5"),
     log:

@@ -5,7 +5,7 @@
 rule generate_pretrain:
     input:
         prompts=f"{WORK}/{{classlist}}/prompts/LE.json",
-        model=model_input(config["models"]["text_to_image"]),
+        model=model_manifest("text_to_image"),
     output:
         f"{WORK}/pretrain/{{classlist}}/shards/{{block}}.h5",
     log:

@@ -3,7 +3,7 @@
 
 rule prompts:
     input:
-        model=lambda w: model_input(config["models"]["word_to_sentence"]) if w.strategy == "LE" else [],
+        model=lambda w: model_manifest("word_to_sentence") if w.strategy == "LE" else [],
     output:
         f"{WORK}/{{dataset}}/prompts/{{strategy}}.json",
     log:

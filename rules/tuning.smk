@@ -23,6 +23,8 @@ rule zeroshot_clip:
     input:
         test=zeroshot_test_features,
         head=f"{WORK}/{{dataset}}/heads/{{backbone}}.pt",
+        model_manifest=lambda w: clip_manifest(w.backbone),
+        test_manifest=lambda w: data_manifest(w.dataset, zeroshot_test_source(w.dataset)),
     output:
         f"{RESULTS}/zeroshot/{{dataset}}/{{backbone}}/CLIP.json",
     log:

@@ -7,18 +7,19 @@ import torch
 from synrec.atomic import write_json
 from synrec.classifier_tuning import evaluate, train_ct
 from synrec.errors import SynrecError
+from synrec.manifest import check_head, read_checked
 from synrec.models import pick_device
 from synrec.results import check_same_model, result_record
 from synrec.runlog import rule_log
 from synrec.seeds import name_order
-from synrec.stores import read_features, safety_counts
+from synrec.stores import safety_counts
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"classifier_tuning {w.dataset} {w.backbone} {w.data}-{w.loss}"):
-    x, y, train_parts = read_features(sm.input.train)
-    xt, yt, test_parts = read_features(sm.input.test)
-    head0 = torch.load(sm.input.head, weights_only=True)
+    x, y, train_parts = read_checked(sm.input.train, sm.input.model_manifest, images_store=sm.input.images)
+    xt, yt, test_parts = read_checked(sm.input.test, sm.input.model_manifest, sm.input.test_manifest)
+    head0 = check_head(torch.load(sm.input.head, weights_only=True), sm.input.head, sm.input.model_manifest)
     check_same_model(sm.input.train, train_parts, sm.input.test, test_parts, sm.input.head, head0["model"])
     if "keep" in sm.input.keys():
         with h5py.File(sm.input.keep, "r") as f:

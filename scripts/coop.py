@@ -8,19 +8,19 @@ import torch
 
 from synrec.atomic import write_json
 from synrec.coop import coop_epochs, evaluate_coop, train_coop
+from synrec.manifest import check_head, check_shots, read_checked
 from synrec.models import load_clip, pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log
-from synrec.stores import read_features
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"coop {w.dataset} {w.backbone} {w.shots}-shot seed {w.fseed}"):
     ds, cfg = sm.params.dataset, sm.params.coop
-    split = json.loads(Path(sm.input.split).read_text())
-    tx, ty, _ = read_features(sm.input.train)
-    test_x, test_y, _ = read_features(sm.input.test)
-    scale = torch.load(sm.input.head, weights_only=True)["logit_scale"]
+    split = check_shots(json.loads(Path(sm.input.split).read_text()), sm.input.split, sm.input.train_manifest)
+    tx, ty, _ = read_checked(sm.input.train, sm.input.model, sm.input.train_manifest)
+    test_x, test_y, _ = read_checked(sm.input.test, sm.input.model, sm.input.test_manifest)
+    scale = check_head(torch.load(sm.input.head, weights_only=True), sm.input.head, sm.input.model)["logit_scale"]
     device = pick_device(sm.params.device)
     model, _, tokenizer = load_clip(sm.params.model, device)
     epochs = coop_epochs(cfg, int(w.shots), w.dataset)

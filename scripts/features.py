@@ -5,7 +5,8 @@ import torch
 
 from synrec.datasets import load_split
 from synrec.features import REAL_SOURCES, encode_images, feature_key
-from synrec.models import load_clip, model_identity, pick_device, pick_dtype
+from synrec.manifest import check_unchanged, identity, model_manifest, read
+from synrec.models import load_clip, pick_device, pick_dtype
 from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import ImageStore, write_features
 
@@ -14,14 +15,17 @@ w = sm.wildcards
 with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
     torch.set_num_threads(max(1, sm.threads))
     ds, fcfg = sm.params.dataset, throughput_settings(sm, "features")
+    model_id = check_unchanged(sm.input.model, model_manifest(sm.params.model, read(sm.input.model))["identity"])
     if w.source in REAL_SOURCES:
         source = load_split(ds, sm.params.data_root, sm.params.split)
+        check_unchanged(sm.input.images, {**identity(sm.input.images), "fingerprint": source.fingerprint(),
+                                          "images": len(source)})
     else:
         source = ImageStore(sm.input.images)
     device = pick_device(sm.params.device)
     model, preprocess, _ = load_clip(sm.params.model, device)
     dtype = pick_dtype(sm.params.model, device)
-    key, parts = feature_key(model_identity(sm.params.model), preprocess, source.fingerprint(), dtype)
+    key, parts = feature_key(model_id, preprocess, source.fingerprint(), dtype)
     feats = encode_images(model, preprocess, source, device, fcfg["batch_size"], fcfg["num_workers"], dtype,
                           desc=f"{w.dataset}/{w.source}")
     write_features(sm.output[0], feats, source.labels, key, parts)

@@ -11,6 +11,7 @@ from synrec.atomic import write_json
 from synrec.datasets import load_split
 from synrec.frozen_bn import bn_layers, require_bn
 from synrec.image_ct import evaluate_images, train_image_ct
+from synrec.manifest import check_head, check_shots
 from synrec.models import load_clip, pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
@@ -26,10 +27,11 @@ with rule_log(sm.log, f"frozen_bn {w.dataset} {w.backbone} {w.shots}-shot seed {
     device = pick_device(sm.params.device)
     model, preprocess, _ = load_clip(sm.params.model, device)
     require_bn(model.visual)
-    head0 = torch.load(sm.input.head, weights_only=True)
+    head0 = check_head(torch.load(sm.input.head, weights_only=True), sm.input.head, sm.input.model)
     if w.tdata == "real":
         source = load_split(ds, sm.params.data_root, sm.params.train_split)
-        indices = json.loads(Path(sm.input.split).read_text())["train"]
+        indices = check_shots(json.loads(Path(sm.input.split).read_text()), sm.input.split, sm.input.train_manifest,
+                              source.fingerprint())["train"]
     else:
         source, indices = open_synthetic(sm.input.syn, sm.input.get("keep"))
         indices = indices[name_order(source.labels[indices], ds["classnames"])]  # train in class-name order

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from synrec.datasets import load_split
 from synrec.generation import apply_speed_settings, chunk_classes, generate_shard, plan_guided_images
+from synrec.manifest import check_shots
 from synrec.models import load_text_to_image, pick_device
 from synrec.real_guidance import (
     GuidedPipeline,
@@ -24,10 +25,11 @@ w = sm.wildcards
 with rule_log(sm.log, f"real_guidance {w.dataset} {w.shots}-shot seed {w.fseed} chunk {w.chunk}"):
     ds, rg = sm.params.dataset, sm.params.real_guidance
     gen = {**sm.params.generation, **throughput_settings(sm, "generation")}
-    split = json.loads(Path(sm.input.split).read_text())
     # B prompts: the class name, as the paper's code
     prompts = json.loads(Path(sm.input.prompts).read_text())["prompts"]
     train = load_split(ds, sm.params.data_root, sm.params.train_split)
+    split = check_shots(json.loads(Path(sm.input.split).read_text()), sm.input.split, sm.input.train_manifest,
+                        train.fingerprint())
     shots = defaultdict(list)
     for idx in split["train"]:
         shots[int(train.labels[idx])].append(idx)

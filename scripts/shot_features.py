@@ -6,6 +6,7 @@ from pathlib import Path
 
 from synrec.datasets import load_split
 from synrec.features import encode_views, train_augmentation
+from synrec.manifest import check_shots
 from synrec.models import load_clip, pick_device, pick_dtype
 from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import write_views
@@ -13,8 +14,9 @@ from synrec.stores import write_views
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"shot_features {w.dataset} {w.backbone} {w.shots}-shot seed {w.fseed}"):
-    split = json.loads(Path(sm.input.split).read_text())
     train = load_split(sm.params.dataset, sm.params.data_root, sm.params.train_split)
+    split = check_shots(json.loads(Path(sm.input.split).read_text()), sm.input.split, sm.input.train_manifest,
+                        train.fingerprint())
     device = pick_device(sm.params.device)
     model, preprocess, _ = load_clip(sm.params.model, device)
     views = encode_views(model, train_augmentation(preprocess), train, split["train"], sm.params.passes,

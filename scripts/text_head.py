@@ -5,7 +5,8 @@ import torch
 
 from synrec.atomic import atomic_path
 from synrec.features import text_classifier
-from synrec.models import load_clip, model_identity, pick_device
+from synrec.manifest import identity
+from synrec.models import load_clip, pick_device
 from synrec.runlog import rule_log
 
 sm = snakemake  # noqa: F821
@@ -16,4 +17,4 @@ with rule_log(sm.log, f"text_head {sm.wildcards.dataset} {sm.wildcards.backbone}
     emb = text_classifier(model, tokenizer, ds["classnames"], ds["templates"], device)
     with atomic_path(sm.output[0]) as tmp:
         torch.save({"class_emb": emb, "logit_scale": float(model.logit_scale.exp()), "templates": ds["templates"],
-                    "classnames": ds["classnames"], "model": model_identity(sm.params.model)}, tmp)
+                    "classnames": ds["classnames"], "model": identity(sm.input.model)}, tmp)

@@ -5,15 +5,15 @@ import torch
 
 from synrec.atomic import write_json
 from synrec.classifier_tuning import ClassifierHead, evaluate
+from synrec.manifest import check_head, read_checked
 from synrec.results import check_same_model, result_record
 from synrec.runlog import rule_log
-from synrec.stores import read_features
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
 with rule_log(sm.log, f"zeroshot_clip {w.dataset} {w.backbone}"):
-    xt, yt, parts = read_features(sm.input.test)
-    head0 = torch.load(sm.input.head, weights_only=True)
+    xt, yt, parts = read_checked(sm.input.test, sm.input.model_manifest, sm.input.test_manifest)
+    head0 = check_head(torch.load(sm.input.head, weights_only=True), sm.input.head, sm.input.model_manifest)
     check_same_model(sm.input.test, parts, sm.input.test, parts, sm.input.head, head0["model"])
     metrics = evaluate(ClassifierHead(head0["class_emb"], head0["logit_scale"]), xt, yt)
     print(f"top-1 {metrics['acc1']:.2f}")

@@ -141,3 +141,44 @@ def check_cross_fields(config: dict) -> None:
             )
         if any(r["in1k"] for r in spec["rows"]) and model not in pt["in1k_weights"].get(method, {}):
             raise SynrecError(f"{where} has an in1k row: key 'pretraining.in1k_weights.{method}.{model}' is missing")
+
+
+def check_config_files(paths: list[str | Path], base: str | Path = REPO_ROOT / "config" / "config.yaml") -> dict:
+    """The config the workflow would see with ``--configfile paths...``: each file read (a YAML error names the
+    file and line, which Snakemake's own "Config file is not valid JSON or YAML" does not), merged over ``base`` the
+    way Snakemake merges them, then validated like the workflow does. Raises a one-line SynrecError."""
+    from snakemake.utils import update_config
+
+    cfg = read_yaml(base)
+    for path in paths:
+        data = read_yaml(path)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise SynrecError(f"{path}: a config file must be a mapping of keys, not a {type(data).__name__}")
+        update_config(cfg, data)
+    names = ", ".join(str(p) for p in paths) or str(base)
+    validate(cfg, CONFIG_SCHEMA, f"{names} (over {Path(base).name})")
+    check_cross_fields(cfg)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m synrec.config FILE...``: check config files before a long run; one line per problem."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("files", nargs="*", help="--configfile files, in the order Snakemake would merge them")
+    args = ap.parse_args(argv)
+    try:
+        check_config_files(args.files)
+    except SynrecError as exc:
+        print(f"synrec: {exc}", file=sys.stderr)
+        return 1
+    print(f"synrec: {' + '.join(['config/config.yaml', *args.files])}: valid")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

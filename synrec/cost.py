@@ -19,9 +19,9 @@ dataset is downloaded); with ``--compare`` the estimate stands beside the actual
     python -m synrec.cost --estimate --without-data results/table1.csv results/table8.csv
 
 Without SLURM (a workstation run, or a cluster without slurmdbd) ``--source benchmarks`` reads the per-job
-``benchmarks/<rule>/<wildcards>.tsv`` files that the heavy rules write (Snakemake's ``benchmark:``; seconds of wall
-time) and takes GPUs from each job's ``gpu`` resource in the workflow profile. Rules without a benchmark file (the
-cheap ones) are not counted there.
+``<work_dir>/benchmarks/<rule>/<wildcards>.tsv`` files that the heavy rules write (Snakemake's ``benchmark:``;
+seconds of wall time) and takes GPUs from each job's ``gpu`` resource in the workflow profile. Rules without a
+benchmark file (the cheap ones) are not counted there.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import load_class_list, load_dataset_config, validate
+from .config import check_config_files, load_class_list, load_dataset_config
 from .errors import SynrecError
 from .generation import chunk_classes
 
@@ -77,10 +77,7 @@ def read_throughput(folder: str | Path = DEFAULT_THROUGHPUT) -> dict:
 def snakemake_config(snakemake_args: list[str], repo: str | Path = ".") -> dict:
     """The config the workflow would see: config/config.yaml, then each ``--configfile`` in order (merged the way
     Snakemake merges them), validated with the schema's defaults filled. (``--config key=value`` is not read.)"""
-    from snakemake.utils import update_config
-
     repo = Path(repo)
-    cfg = yaml.safe_load((repo / "config" / "config.yaml").read_text())
     files, take = [], False
     for a in snakemake_args:
         if a in ("--configfile", "--configfiles"):
@@ -89,9 +86,7 @@ def snakemake_config(snakemake_args: list[str], repo: str | Path = ".") -> dict:
             take = False
         elif take:
             files.append(a)
-    for f in files:
-        update_config(cfg, yaml.safe_load((repo / f).read_text()) or {})
-    return validate(cfg, repo / "config" / "schema.yaml", "config")
+    return check_config_files([repo / f for f in files], base=repo / "config" / "config.yaml")
 
 
 def parse_jobs(text: str) -> list[dict]:

@@ -230,13 +230,20 @@ class ImageStore:
         self.path = Path(path)
         if not self.path.is_file():
             raise SynrecError(f"image store {self.path} does not exist")
-        with h5py.File(self.path, "r") as f:
-            if "images" not in f or "labels" not in f:
-                raise SynrecError(f"image store {self.path} lacks the 'images'/'labels' datasets")
-            self.labels = f["labels"][:]
-            self.flagged = f["flagged"][:] if "flagged" in f else np.zeros(len(self.labels), np.uint8)
-            self.attrs = {k: f.attrs[k] for k in f.attrs}
+        try:
+            with h5py.File(self.path, "r") as f:
+                if "images" not in f or "labels" not in f:
+                    raise SynrecError(f"image store {self.path} lacks the 'images'/'labels' datasets")
+                self.labels = f["labels"][:]
+                self.flagged = f["flagged"][:] if "flagged" in f else np.zeros(len(self.labels), np.uint8)
+                self.attrs = {k: f.attrs[k] for k in f.attrs}
+        except OSError as exc:
+            raise self._unreadable(exc) from None
         self._f = None
+
+    def _unreadable(self, exc: Exception, what: str = "") -> SynrecError:
+        return SynrecError(f"image store {self.path}{what} is unreadable, truncated or corrupt "
+                           f"({str(exc).splitlines()[0][:120]}); delete it and rerun snakemake to rebuild it")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -244,15 +251,21 @@ class ImageStore:
     def fingerprint(self) -> str:
         fp = self.attrs.get("fingerprint")
         if fp is None:
-            with h5py.File(self.path, "r") as f:
-                fp = _fingerprint_rows(f)
+            try:
+                with h5py.File(self.path, "r") as f:
+                    fp = _fingerprint_rows(f)
+            except OSError as exc:
+                raise self._unreadable(exc) from None
         return str(fp)
 
     def image(self, i: int) -> Image.Image:
-        if self._f is None:  # opened on first use, so each DataLoader worker gets its own handle
-            self._f = h5py.File(self.path, "r")
-            self._images = self._f["images"]  # looked up once: a name lookup per image costs more than the read
-        return decode_png(self._images[i])
+        try:
+            if self._f is None:  # opened on first use, so each DataLoader worker gets its own handle
+                self._f = h5py.File(self.path, "r")
+                self._images = self._f["images"]  # looked up once: a name lookup per image costs more than the read
+            return decode_png(self._images[i])
+        except OSError as exc:  # h5py's read errors, and PIL's for bytes that are no image
+            raise self._unreadable(exc, f" (image {i})") from None
 
     def prompts(self) -> list[str]:
         with h5py.File(self.path, "r") as f:
@@ -302,17 +315,31 @@ def read_views(path: str | Path, expected_indices) -> np.ndarray:
         return f["views"][:]
 
 
-def read_features(path: str | Path, expected_key: str | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """``(features, labels, key_parts)``; raises if the store was computed for something else."""
+def read_features(path: str | Path, expected_key: str | None = None,
+                  expect: dict | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``(features, labels, key_parts)``; raises if the store was computed for something else: another key, or key
+    parts other than ``expect`` (``synrec.manifest.expect_features``: the model and images the manifests name)."""
     path = Path(path)
     if not path.is_file():
         raise SynrecError(f"feature store {path} does not exist")
-    with h5py.File(path, "r") as f:
-        key = f.attrs.get("key")
-        parts = json.loads(f.attrs.get("key_parts", "{}"))
-        if expected_key is not None and key != expected_key:
+    try:
+        with h5py.File(path, "r") as f:
+            key = f.attrs.get("key")
+            parts = json.loads(f.attrs.get("key_parts", "{}"))
+            feats, labels = f["features"][:], f["labels"][:]
+    except (OSError, KeyError) as exc:
+        raise SynrecError(f"feature store {path} is unreadable ({str(exc).splitlines()[0]}); delete it to "
+                          "recompute") from None
+    if expected_key is not None and key != expected_key:
+        raise SynrecError(
+            f"feature store {path} was computed for another model/images/preprocessing (key {key}, expected "
+            f"{expected_key}); delete it to recompute"
+        )
+    for name, want in (expect or {}).items():
+        if parts.get(name) != want:
             raise SynrecError(
-                f"feature store {path} was computed for another model/images/preprocessing (key {key}, expected "
-                f"{expected_key}); delete it to recompute"
+                f"feature store {path} was computed from other {'weights' if name == 'model' else name} than the "
+                f"manifests name now ({name}: {json.dumps(parts.get(name), sort_keys=True)[:120]}, expected "
+                f"{json.dumps(want, sort_keys=True)[:120]}); rerun snakemake to recompute it"
             )
-        return f["features"][:], f["labels"][:], parts
+    return feats, labels, parts

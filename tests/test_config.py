@@ -143,3 +143,26 @@ def test_every_script_puts_the_checkout_on_sys_path_before_importing_synrec():
             continue
         imports = [line for line in path.read_text().splitlines() if line.startswith(("import ", "from "))]
         assert imports and imports[0].startswith("import _synrec_path"), path.name
+
+
+def test_config_files_are_checked_naming_the_file_and_line_snakemake_does_not(tmp_path, capsys):
+    from synrec.config import check_config_files
+    from synrec.config import main as check_main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("generation: {height: 64\n  width: [\n")
+    with pytest.raises(SynrecError, match=r"bad\.yaml: not valid YAML \(line 2\)"):
+        check_config_files([bad])
+    neg = tmp_path / "neg.yaml"
+    neg.write_text("generation: {height: -32}\n")
+    with pytest.raises(SynrecError, match=r"neg\.yaml \(over config\.yaml\): key 'generation\.height'"):
+        check_config_files([neg])
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n")
+    with pytest.raises(SynrecError, match="must be a mapping"):
+        check_config_files([listing])
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("generation: {height: 256, width: 256}\n")
+    assert check_config_files([ok])["generation"]["height"] == 256
+    assert check_main([str(bad)]) == 1 and "bad.yaml: not valid YAML (line 2)" in capsys.readouterr().err
+    assert check_main([str(ok)]) == 0

@@ -86,3 +86,54 @@ def test_text_classifier_is_the_normalised_template_average(clips):
     with torch.no_grad():
         e = F.normalize(model.encode_text(tok(["a photo of a dog.", "a drawing of a dog."])), dim=-1).mean(0)
     torch.testing.assert_close(w[1], F.normalize(e, dim=0))
+
+
+def test_manifests_stand_for_content_and_consumers_check_them(tmp_path, split):
+    """A model manifest changes with the weights (not the folder date); a consumer refuses features, heads and shots
+    made from other content than the manifests name."""
+    import json
+
+    from synrec import manifest
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "w.bin").write_bytes(b"a" * 10)
+    spec = {"model": f"local-dir:{folder}"}
+    m1 = manifest.model_manifest(spec)
+    assert manifest.model_manifest(spec, m1) == m1  # nothing changed: the hash is reused
+    (folder / "w.bin").write_bytes(b"b" * 10)  # same size, same name, new content
+    m2 = manifest.model_manifest(spec, m1)
+    assert m2["identity"]["sha256"] != m1["identity"]["sha256"]
+    path = tmp_path / "model.json"
+    manifest.create(path, m1, 1_000_000_000)
+    assert path.stat().st_mtime_ns == 1_000_000_000  # adopted content keeps its date: nothing downstream reruns
+    assert manifest.refresh(path, lambda prev: manifest.model_manifest(spec, prev))  # rewritten: new identity
+    assert path.stat().st_mtime_ns > 1_000_000_000
+    assert not manifest.refresh(path, lambda prev: manifest.model_manifest(spec, prev))
+    store = tmp_path / "f.h5"
+    write_features(store, np.zeros((2, 3)), np.zeros(2), "k", {"model": m1["identity"], "images": "fp"})
+    with pytest.raises(SynrecError, match="computed from other weights than the manifests name now"):
+        manifest.read_checked(store, path)
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps({"identity": {"fingerprint": "fp2"}}))
+    write_features(store, np.zeros((2, 3)), np.zeros(2), "k", {"model": m2["identity"], "images": "fp"})
+    with pytest.raises(SynrecError, match="computed from other images"):
+        manifest.read_checked(store, path, data)
+    data.write_text(json.dumps({"identity": {"fingerprint": "fp"}}))
+    assert manifest.read_checked(store, path, data)[0].shape == (2, 3)
+    with pytest.raises(SynrecError, match="zero-shot head h.pt was built by other weights"):
+        manifest.check_head({"model": m1["identity"]}, "h.pt", path)
+    with pytest.raises(SynrecError, match="few-shot split s.json indexes another train split"):
+        manifest.check_shots({"train_fingerprint": "old"}, "s.json", data)
+    assert manifest.check_shots({"train_fingerprint": "fp", "train": [1]}, "s.json", data)["train"] == [1]
+
+
+def test_a_split_fingerprint_sees_an_image_replaced_with_one_of_the_same_size(split):
+    import os
+
+    fp = split.fingerprint()
+    p = split.paths[0]
+    st = p.stat()
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # rewritten: same name, same size, new time
+    split._fingerprint = None
+    assert split.fingerprint() != fp

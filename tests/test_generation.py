@@ -332,3 +332,32 @@ def test_merge_names_an_unreadable_shard(pipe, tmp_path):
     with pytest.raises(SynrecError, match=r"shard .*b\.h5 is unreadable"):
         merge_shards([good, bad], tmp_path / "store.h5", {})
     assert not (tmp_path / "store.h5").exists()
+
+
+def test_a_truncated_or_corrupt_image_store_is_a_one_line_error_naming_it(tmp_path):
+    import shutil
+
+    from synrec.errors import SynrecError
+    from synrec.stores import ShardWriter, encode_png
+
+    writer = ShardWriter(tmp_path / "s.h5", {"dataset": "ds"})
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(4)]
+    writer.append(imgs, [0, 0, 1, 1], ["p"] * 4, [1, 2, 3, 4])
+    store = writer.finish()
+    assert np.array_equal(np.asarray(ImageStore(store).image(3)), imgs[3])
+    cut = tmp_path / "cut.h5"
+    data = store.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])  # a copy or a write that stopped half way
+    with pytest.raises(SynrecError, match=r"image store .*cut\.h5 is unreadable, truncated or corrupt .*rerun"):
+        ImageStore(cut)
+    bad = tmp_path / "bad.h5"
+    shutil.copy(store, bad)
+    png = bytes(encode_png(imgs[2]))
+    raw = bytearray(bad.read_bytes())
+    at = raw.find(png[:64])  # image 2's bytes, overwritten in place
+    raw[at: at + len(png)] = b"\0" * len(png)
+    bad.write_bytes(bytes(raw))
+    opened = ImageStore(bad)  # the index still reads
+    with pytest.raises(SynrecError, match=r"bad\.h5 \(image 2\) is unreadable"):
+        opened.image(2)

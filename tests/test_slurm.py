@@ -62,6 +62,15 @@ def _sacct(env, since):
     return [dict(zip(("id", "comment", "state", "tres"), line.split("|"))) for line in out.splitlines() if line]
 
 
+def _generation_started(project: Path, comment: str) -> bool:
+    """The generate job of SLURM comment ``rule_generate_wildcards_<dataset>_<strategy>_<chunk>`` has started its
+    script: its rule log says so (after the imports and the model load begin)."""
+    parts = comment.removeprefix("rule_generate_wildcards_").split("_")
+    chunk, strategy, dataset = parts[-1], parts[-2], "_".join(parts[:-2])
+    log = project / "work/demo/logs/generate" / f"{dataset}-{strategy}-{chunk}.log"
+    return log.is_file() and "started" in log.read_text(errors="replace")
+
+
 def test_readme_cluster_command_runs_jobs_under_slurm_survives_a_kill_and_matches_a_local_run(cluster, tmp_path,
                                                                                              demo_models):
     env = {**cluster, "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
@@ -79,20 +88,23 @@ def test_readme_cluster_command_runs_jobs_under_slurm_survives_a_kill_and_matche
     # kill the first generation job's processes (SIGTERM to its step) once SLURM runs it, as a node problem would; the
     # job ends FAILED and the profile's retries must resubmit it. (A plain `scancel` ends it 'CANCELLED by <uid>',
     # which plugin 2.8.0 does not recognise as final: the run would wait for ever. See docs/cluster.md.)
-    killed, deadline = None, time.time() + 300
+    # No fixed deadlines: the loop waits on states (the run ends, the step runs, the script has started) so that a
+    # loaded runner is only slower; SYNREC_SLURM_WAIT (s) bounds a run that hangs.
+    wait = float(os.environ.get("SYNREC_SLURM_WAIT", 2400))
+    killed, deadline = None, time.time() + wait
     while killed is None and run.poll() is None and time.time() < deadline:
         q = subprocess.run(["squeue", "-h", "-o", "%i|%k|%T"], env=env, capture_output=True, text=True).stdout
         steps = subprocess.run(["squeue", "-h", "-s", "-o", "%i"], env=env, capture_output=True, text=True).stdout
         for line in q.splitlines():
             jobid, comment, state = line.split("|")
             if comment.startswith("rule_generate_") and state == "RUNNING" and f"{jobid}.0" in steps.split():
-                time.sleep(2)  # the generation step is running: kill its processes (not the job: see above)
-                subprocess.run(["scancel", "--signal=TERM", jobid], env=env, check=True)
-                killed = (jobid, comment)
+                if _generation_started(project, comment):  # kill its processes (not the job: see above)
+                    subprocess.run(["scancel", "--signal=TERM", jobid], env=env, check=True)
+                    killed = (jobid, comment)
                 break
-        time.sleep(0.5)
+        time.sleep(0.2)
     try:
-        rc = run.wait(timeout=900)
+        rc = run.wait(timeout=max(60, deadline - time.time()))
     finally:
         if run.poll() is None:
             run.kill()
@@ -157,3 +169,19 @@ def test_srun_tasks_join_one_data_parallel_training(cluster, tmp_path, monkeypat
     assert (r0["world"], r1["world"]) == (2, 2) and r0["steps"] == one["steps"]
     for k, v in one["weights"].items():
         assert torch.equal(r0["weights"][k], r1["weights"][k]) and torch.allclose(r0["weights"][k], v, atol=1e-5)
+
+
+def test_up_clears_the_leftovers_of_a_run_that_never_went_down(cluster, tmp_path):
+    """The module's cluster is still up, as a killed test run leaves it: daemons running, /etc/slurm links pointing
+    into its state directory. A new `up` elsewhere must recognise and stop them, not refuse to start."""
+    env = {**os.environ, "SYNREC_SLURM_DIR": str(tmp_path / "again")}
+    up = subprocess.run(["bash", str(CLUSTER), "up"], env=env, capture_output=True, text=True)
+    try:
+        assert up.returncode == 0, up.stderr[-3000:]
+        assert f"clearing the leftovers of an earlier run in {cluster['SYNREC_SLURM_DIR']}" in up.stderr
+        env["SLURM_CONF"] = str(tmp_path / "again" / "slurm.conf")
+        info = subprocess.run(["sinfo", "-h", "-N", "-o", "%t"], env=env, capture_output=True, text=True)
+        assert info.stdout.split() == ["idle"]
+        assert os.readlink("/etc/slurm/slurm.conf") == env["SLURM_CONF"]
+    finally:
+        subprocess.run(["bash", str(CLUSTER), "down"], env=env, capture_output=True, text=True)

@@ -44,7 +44,7 @@ def test_one_dataset_target_runs_only_its_own_jobs(project):
     assert rec["synthetic"] == {"safety_checker": "off", "flagged_dropped": 0, "regenerated": 0}
     assert not (project / "work/demo/demo_cifar").exists()  # the other dataset was not touched
     assert not (project / "work/demo/demo_shapes/features/ViT-B-16").exists()
-    assert (project / "logs/classifier_tuning/demo_shapes-RN50-LE+CF-SCE.log").read_text().count("top-1") == 1
+    assert (project / "work/demo/logs/classifier_tuning/demo_shapes-RN50-LE+CF-SCE.log").read_text().count("top-1") == 1
 
 
 def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
@@ -98,6 +98,86 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     (project / "gs.yaml").write_text("generation: {guidance_scale: 5.0}\n")
     out = snakemake(project, "-n", overrides=["gs.yaml"])
     assert "generate" in out.stdout and "Nothing to be done" not in out.stdout + out.stderr
+
+
+
+def test_weights_or_a_split_changed_in_place_rerun_exactly_what_reads_them(project):
+    """Issue 15, stale features: content inside a model or dataset folder, not the folder's date, decides."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    target = "results/zeroshot/demo_shapes/RN50/CLIP.json"
+    snakemake(project, target)
+    out = snakemake(project, target, "-n")
+    assert "Nothing to be done" in out.stdout + out.stderr
+    feats = project / "work/demo/demo_shapes/features/RN50/test.h5"
+    old_feats = project / "old-test.h5"
+    shutil.copy2(feats, old_feats)
+    # new weights written in place: the folder keeps its date, as after `cp new.safetensors clip-RN/`
+    folder = project / "resources/tiny/clip-RN"
+    dates = {p: p.stat().st_mtime_ns for p in (folder, folder / ".snakemake_timestamp") if p.exists()}
+    original = (folder / "open_clip_model.safetensors").read_bytes()
+    weights = load_file(folder / "open_clip_model.safetensors")
+    name = next(k for k, v in weights.items() if v.dtype == torch.float32 and v.ndim == 4)
+    weights[name] = weights[name] * 1.5
+    save_file(weights, folder / "open_clip_model.safetensors")
+    for p, ns in dates.items():
+        os.utime(p, ns=(ns, ns))
+    try:
+        _changed_content_reruns(project, target, feats, old_feats)
+    finally:  # the module's later tests use the demo models as they were
+        (folder / "open_clip_model.safetensors").write_bytes(original)
+        for p, ns in dates.items():
+            os.utime(p, ns=(ns, ns))
+
+
+def _changed_content_reruns(project, target, feats, old_feats):
+    import shutil
+
+    plan = snakemake(project, target, "-n").stdout
+    for rule in ("rule features:", "rule text_head:", "rule zeroshot_clip:"):
+        assert rule in plan, plan[-2000:]
+    assert "ViT-B-16" not in plan and "rule generate" not in plan and "demo_cifar" not in plan
+    snakemake(project, target)
+    from synrec.stores import read_features
+
+    assert read_features(feats)[2]["model"] != read_features(old_feats)[2]["model"]
+    # a consumer refuses a store computed from other weights than the manifest names, even one the DAG trusts
+    shutil.copy(old_feats, feats)
+    out = snakemake(project, target, "--forcerun", "zeroshot_clip", check=False)
+    assert out.returncode != 0 and "computed from other weights than the manifests name now" in out.stderr
+    assert not (project / target).exists()
+    snakemake(project, target, "--forcerun", "features")
+    # a split file relabelled in place: the features of that split rerun, for that dataset only
+    split_file = project / "resources/demo-data/demo_shapes/split_zhou_DemoShapes.json"
+    original = split_file.read_text()
+    split = json.loads(original)
+    (a, la, na), (b, lb, nb) = split["test"][0], next(r for r in split["test"] if r[1] != split["test"][0][1])
+    split["test"][0], split["test"][split["test"].index([b, lb, nb])] = [a, lb, nb], [b, la, na]
+    try:
+        split_file.write_text(json.dumps(split))
+        plan = snakemake(project, target, "-n").stdout
+        assert "rule features:" in plan and "demo_shapes/features/RN50/test.h5" in plan
+        assert "features/RN50/train.h5" not in plan and "demo_cifar" not in plan and "rule text_head:" not in plan
+    finally:
+        split_file.write_text(original)  # the module's later tests use the demo data as it was
+
+
+def test_rebuilding_one_dataset_inside_a_table_takes_the_documented_command(project):
+    """docs/cluster.md: delete a dataset's result JSONs, then --forcerun the table's rule."""
+    snakemake(project, "results/table1.csv")
+    gone = sorted((project / "results/zeroshot/demo_cifar").rglob("*.json"))
+    table = project / "results/table1.csv"
+    before = table.stat().st_mtime_ns
+    for p in gone:
+        p.unlink()
+    out = snakemake(project, "results/table1.csv", "-n")  # the table alone: Snakemake sees nothing to do
+    assert "Nothing to be done" in out.stdout + out.stderr
+    snakemake(project, "results/table1.csv", "--forcerun", "table1")  # target before the option
+    assert gone and all(p.exists() for p in gone) and table.stat().st_mtime_ns > before
+    assert "rule generate" not in snakemake(project, "results/table1.csv", "-n").stdout
 
 
 def check_few_shot_outputs(project):
@@ -338,7 +418,7 @@ def test_the_cost_estimate_stands_beside_the_actuals_of_a_run(project, tmp_path)
     assert float(rows["prompts"]["est_gpu_hours"]) == pytest.approx((4 * 2.0 + 20) / 3600, abs=1e-4)
     # the actuals: the generate jobs' benchmark files, in GPU-hours (gpu: 1 each, from the workflow profile)
     bench = [float(p.read_text().splitlines()[1].split("\t")[0])
-             for p in (project / "benchmarks/generate").glob("demo_shapes-LE-*.tsv")]
+             for p in (project / "work/demo/benchmarks/generate").glob("demo_shapes-LE-*.tsv")]
     assert len(bench) == 2 and float(rows["generate"]["gpu_hours"]) == pytest.approx(sum(bench) / 3600, abs=1e-4)
 
 
@@ -351,6 +431,25 @@ def test_restricting_datasets_builds_a_dag_for_that_dataset_alone(tmp_path, data
     other = {"demo_shapes": "demo_cifar", "demo_cifar": "demo_shapes"}[dataset]
     assert f"results/zeroshot/{dataset}/RN50/LE+CF-SCE.json" in out.stdout
     assert f"results/zeroshot/{other}/" not in out.stdout
+
+
+def test_every_missing_dataset_and_model_is_listed_before_any_job_runs(tmp_path):
+    wf = copy_workflow(tmp_path)
+    (wf / "c.yaml").write_text(
+        f"datasets: [eurosat, dtd]\ndata_root: {tmp_path / 'nodata'}\nbackbones: [RN50]\n"
+        "models:\n  clip:\n    RN50: {model: ./nomodels/rn50}\n"
+    )
+    cmd = [sys.executable, "-m", "snakemake", "results/table1.csv", "--cores", "1", "--configfile", "c.yaml"]
+    out = subprocess.run(cmd, cwd=wf, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "synrec: 3 input(s) missing, nothing was submitted:" in out.stderr, out.stderr[-2000:]
+    for what in ("dataset 'eurosat': folder", "dataset 'dtd': folder", "model 'clip-RN50': ./nomodels/rn50"):
+        assert what in out.stderr
+    assert not (wf / "work/logs").exists() and not (wf / "results").exists()  # no job ran
+    # one dataset's target: only what it needs is listed
+    one = subprocess.run([*cmd[:3], "results/zeroshot/dtd/RN50/CLIP.json", *cmd[4:]], cwd=wf, capture_output=True,
+                         text=True)
+    assert "2 input(s) missing" in one.stderr and "eurosat" not in one.stderr
 
 
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):

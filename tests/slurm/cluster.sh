@@ -99,9 +99,37 @@ EOF
   chmod 600 "$D/slurmdbd.conf"
 }
 
+clear_leftovers() {
+  # A run of this script that crashed or was killed (a stopped CI job, say) leaves its daemons running and the
+  # /etc/slurm links pointing into its own state directory; a new `up` would then find the ports taken. Recognise
+  # such leftovers by those links and stop them: with that run's `down` where its pid files remain, else by the
+  # state path on the daemons' command line or in their environment (SLURM_CONF).
+  local f old pid
+  for f in slurm.conf gres.conf; do
+    [ -L "/etc/slurm/$f" ] || continue
+    old=$(dirname "$(readlink "/etc/slurm/$f")")
+    [ "$old" = "$D" ] && continue
+    log "clearing the leftovers of an earlier run in $old"
+    [ -d "$old/pids" ] && SYNREC_SLURM_DIR="$old" bash "$0" down || true
+    for pid in $(for n in slurmd slurmctld slurmdbd mariadbd; do pgrep -x "$n" || true; done); do
+      if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$old/" \
+        || tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx -- "SLURM_CONF=$old/slurm.conf"; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        kill -9 "$pid" 2>/dev/null || true
+      fi
+    done
+    rm -f "/etc/slurm/$f"
+  done
+  if [ -L /run/mysqld/mysqld.sock ] && [ "$(readlink /run/mysqld/mysqld.sock)" != "$D/run/mysqld.sock" ]; then
+    rm -f /run/mysqld/mysqld.sock
+  fi
+}
+
 up() {
   install
   if [ -f "$D/pids/slurmd" ] && kill -0 "$(cat "$D/pids/slurmd")" 2>/dev/null; then log "already up ($D)"; return 0; fi
+  clear_leftovers
   write_configs
   export SLURM_CONF=$D/slurm.conf
   # munge: the packaged key; its own socket directory
