@@ -378,8 +378,89 @@ def disk_classnames(cfg: dict, data_root: str | Path, split: str | None = None) 
     return cfg.get("folders") or sorted(p.name for p in split_dir.iterdir() if p.is_dir())
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m synrec.datasets NAME``: print the dataset's own class names as a ``disk_classnames:`` block."""
+def has_val_split(cfg: dict, val_split: str) -> bool:
+    """A val split distinct from the test split (else few-shot validation is drawn from the train split)."""
+    splits = cfg["splits"]
+    return cfg["format"] != "cifar" and val_split in splits and splits[val_split] != splits.get(
+        cfg["test_split"], cfg["test_split"])
+
+
+def splits_in_use(cfg: dict, workflow: dict) -> list[str]:
+    """The splits of dataset ``cfg`` that a workflow config's studies read: the test split (and the zero-shot test
+    list) for the zero-shot study; the few-shot train (and val) splits where the few-shot study or Table 4 uses it."""
+    fs = workflow["few_shot"]
+    out = [cfg["test_split"], *([ZEROSHOT_TEST] if "zeroshot_test" in cfg else [])]
+    if cfg["name"] in fs["datasets"] or cfg["name"] == workflow["table4"]["dataset"]:
+        out += [fs["train_split"], *([fs["val_split"]] if has_val_split(cfg, fs["val_split"]) else [])]
+    return list(dict.fromkeys(out))
+
+
+def check_dataset(cfg: dict, data_root: str | Path, splits: list[str], samples: int = 8) -> dict:
+    """Whether a dataset is present, complete and readable: ``{"status": ok|missing|incomplete|unreadable,
+    "counts": {split: images}, "problems": [one line each]}``. Complete: every split reads (split files, folders,
+    class names and count as the YAML says) and every image it lists exists; readable: ``samples`` images per
+    split, spread over it, decode."""
+    out = {"status": "ok", "counts": {}, "problems": []}
+    root = Path(cfg["root"]) if Path(cfg["root"]).is_absolute() else Path(data_root) / cfg["root"]
+    if not root.is_dir():
+        return {**out, "status": "missing", "problems": [f"folder {root} does not exist"]}
+    for split in splits:
+        try:
+            s = load_split(cfg, data_root, split)
+        except SynrecError as exc:
+            out["problems"].append(str(exc))
+            out["status"] = "incomplete"
+            continue
+        out["counts"][split] = len(s)
+        if s.paths is not None:
+            absent = [p for p in s.paths if not p.is_file()]
+            if absent:
+                out["problems"].append(f"{split}: {len(absent)} of {len(s)} listed images do not exist, e.g. "
+                                       f"{absent[0]}")
+                out["status"] = "incomplete"
+                continue
+        for i in np.unique(np.linspace(0, len(s) - 1, min(samples, len(s))).astype(int)):
+            try:
+                s.image(int(i))
+            except SynrecError as exc:
+                out["problems"].append(f"{split}: {exc}")
+                if out["status"] == "ok":
+                    out["status"] = "unreadable"
+                break
+    return out
+
+
+def _check_main(args) -> int:
+    from .config import check_config_files, load_dataset_config
+
+    workflow = check_config_files(args.configfile)
+    names = args.names or workflow["datasets"]
+    data_root = args.data_root or workflow["data_root"]
+    bad = 0
+    for name in names:
+        try:
+            cfg = load_dataset_config(name, args.config_dir)
+        except SynrecError as exc:
+            print(f"{name:<16} INVALID     {exc}")
+            bad += 1
+            continue
+        res = check_dataset(cfg, data_root, splits_in_use(cfg, workflow))
+        counts = ", ".join(f"{k} {v:,}" for k, v in res["counts"].items())
+        print(f"{name:<16} {res['status'].upper():<11} {counts}")
+        for problem in res["problems"]:
+            print(f"{'':<16} {'':<11} - {problem}")
+        if res["status"] != "ok":
+            bad += 1
+            print(f"{'':<16} {'':<11}   fix: put it under {data_root} as {cfg.get('_path')} says (root, format, "
+                  "split file); config/README.md 'Datasets on disk'")
+    print(f"synrec: {len(names) - bad} of {len(names)} datasets present, complete and readable")
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m synrec.datasets NAME``: print the dataset's own class names as a ``disk_classnames:`` block.
+    ``python -m synrec.datasets --check [NAME...]``: for each configured (or named) dataset, say whether it is
+    present, complete and readable, split by split, and what is wrong."""
     import argparse
 
     import yaml
@@ -387,17 +468,25 @@ def main(argv: list[str] | None = None) -> None:
     from .config import load_dataset_config
 
     ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("name", help="dataset name (config/datasets/<name>.yaml)")
+    ap.add_argument("names", nargs="*", help="dataset names (config/datasets/<name>.yaml)")
+    ap.add_argument("--check", action="store_true", help="check the datasets on disk (default: the configured ones)")
+    ap.add_argument("--configfile", nargs="*", default=[], help="workflow config files, as given to snakemake")
     ap.add_argument("--config-dir", default="config/datasets")
-    ap.add_argument("--data-root", default="data")
+    ap.add_argument("--data-root", default=None, help="default: the workflow config's data_root")
     ap.add_argument("--split", default=None)
     args = ap.parse_args(argv)
     try:
-        names = disk_classnames(load_dataset_config(args.name, args.config_dir), args.data_root, args.split)
+        if args.check:
+            return _check_main(args)
+        if len(args.names) != 1:
+            ap.error("name one dataset (or use --check)")
+        cfg = load_dataset_config(args.names[0], args.config_dir)
+        names = disk_classnames(cfg, args.data_root or "data", args.split)
     except SynrecError as exc:
         raise SystemExit(f"synrec: {exc}") from None
     print(yaml.safe_dump({"disk_classnames": names}, sort_keys=False, allow_unicode=True), end="")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

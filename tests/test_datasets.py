@@ -278,3 +278,38 @@ def test_webdataset_label_order_class_count_and_shards_are_checked(tmp_path):
                                                nshards_file=False)
     split = load_split(dataset_cfg("webdataset"), globbed, "test")
     assert split.labels.tolist() == [label for label, _ in samples]  # 10.tar after 9.tar
+
+
+def test_check_says_which_datasets_are_present_complete_and_readable(tmp_path, capsys):
+    import yaml
+
+    from synrec.datasets import check_dataset, main, splits_in_use
+
+    demo_data.write_coop_split(tmp_path / "ds", SHAPES, COUNTS, "s.json", images="images")
+    cfg = dataset_cfg("coop_split", images="images", split_file="s.json")
+    assert check_dataset(cfg, tmp_path, ["test", "train"]) == {
+        "status": "ok", "counts": {"test": 8, "train": 12}, "problems": []}
+    split = load_split(cfg, tmp_path, "test")
+    split.paths[3].write_bytes(b"not an image")  # the 4th of 8 test images: among the 8 sampled
+    res = check_dataset(cfg, tmp_path, ["test", "train"])
+    assert res["status"] == "unreadable" and "is corrupt or not an image" in res["problems"][0]
+    split.paths[5].unlink()
+    res = check_dataset(cfg, tmp_path, ["test"])
+    assert res["status"] == "incomplete" and res["problems"] == [
+        f"test: 1 of 8 listed images do not exist, e.g. {split.paths[5]}"]
+    assert check_dataset(cfg, tmp_path / "elsewhere", ["test"])["status"] == "missing"
+    # the splits the configured studies read: test for zero-shot; train (and val) where few-shot uses the dataset
+    wf = {"few_shot": {"datasets": ["t_coop_split"], "train_split": "train", "val_split": "val"},
+          "table4": {"dataset": "other"}}
+    assert splits_in_use(cfg, wf) == ["test", "train", "val"]
+    assert splits_in_use(cfg, {**wf, "few_shot": {**wf["few_shot"], "datasets": []}}) == ["test"]
+    # the command line: one line per dataset and problem, exit status 1 when any is not ok
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    for name in ("t", "gone"):
+        (cfg_dir / f"{name}.yaml").write_text(yaml.safe_dump(
+            {k: v for k, v in cfg.items() if k != "_path"} | {"name": name, "root": "ds" if name == "t" else "x"}))
+    assert main(["--check", "t", "gone", "--config-dir", str(cfg_dir), "--data-root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "t                INCOMPLETE  " in out and "gone             MISSING" in out
+    assert "0 of 2 datasets present, complete and readable" in out
