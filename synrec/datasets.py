@@ -450,9 +450,13 @@ def _check_main(args) -> int:
         for problem in res["problems"]:
             print(f"{'':<16} {'':<11} - {problem}")
         if res["status"] != "ok":
+            from .prepare import MANUAL, RECIPES
+
             bad += 1
-            print(f"{'':<16} {'':<11}   fix: put it under {data_root} as {cfg.get('_path')} says (root, format, "
-                  "split file); config/README.md 'Datasets on disk'")
+            fix = (f"python -m synrec.prepare {name} --data-root {data_root}" if name in RECIPES else
+                   f"get {MANUAL[name]}" if name in MANUAL else
+                   f"put it under {data_root} as {cfg.get('_path')} says (root, format, split file)")
+            print(f"{'':<16} {'':<11}   fix: {fix}; config/README.md 'Datasets on disk'")
     print(f"synrec: {len(names) - bad} of {len(names)} datasets present, complete and readable")
     return 1 if bad else 0
 

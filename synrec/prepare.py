@@ -1,0 +1,137 @@
+"""Fetch datasets from their public sources into the layout their ``config/datasets/<name>.yaml`` reads.
+
+    python -m synrec.prepare eurosat dtd cifar10 cifar100 [--data-root data] [--from DIR]
+
+Run it on a login node with network; compute nodes need none. The archives come through torchvision's own dataset
+classes, so their URLs and published md5 checksums are torchvision's, and an archive already in place with the
+right checksum is not fetched again (a rerun resumes file by file). CoOp's split files (``split_zhou_*.json``) come
+from the Google-Drive files CoOp's DATASETS.md links, through torchvision's Drive helper (it needs
+``pip install gdown``; Drive publishes no checksum for them). ``--from DIR`` takes the archives and split files
+from ``DIR`` (copied from elsewhere) instead of the network; the checksums are still verified. Afterwards each
+dataset is read back and checked like ``python -m synrec.datasets --check`` does.
+
+Datasets without a recipe here (ImageNet and the others that need a login or a manual step, and those not yet
+automated) print where to get them; ``--check`` then says what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SynrecError
+
+
+@dataclass
+class Recipe:
+    """How to fetch one dataset: a torchvision dataset class (fetching into ``parent``, relative to data_root),
+    the archives it reads (for ``--from``), CoOp's split file (Drive id, name) and the links that show
+    torchvision's layout as the one the YAML reads (links, not moves: torchvision finds its own layout on a rerun)."""
+
+    torchvision: str
+    kwargs: dict = field(default_factory=dict)
+    parent: str = "."
+    archives: tuple[str, ...] = ()
+    split: tuple[str, str] | None = None
+    links: tuple[tuple[str, str], ...] = ()  # (link, target relative to the link's folder)
+
+
+RECIPES = {
+    "cifar10": Recipe("CIFAR10", {"train": False}, archives=("cifar-10-python.tar.gz",)),
+    "cifar100": Recipe("CIFAR100", {"train": False}, archives=("cifar-100-python.tar.gz",)),
+    "eurosat": Recipe("EuroSAT", parent=".", archives=("eurosat/EuroSAT.zip",),
+                      split=("1Ip7yaCWFi0eaOFUGga0lUdVi_DDQth1o", "eurosat/split_zhou_EuroSAT.json")),
+    # torchvision's DTD lands in dtd/dtd/{images,labels,imdb}; CoOp's layout (and our YAML) reads dtd/images
+    "dtd": Recipe("DTD", archives=("dtd/dtd-r1.0.1.tar.gz",),
+                  split=("1u3_QfB467jqHgNXC00UIzbLZRQCg2S7x", "dtd/split_zhou_DescribableTextures.json"),
+                  links=(("dtd/images", "dtd/images"), ("dtd/labels", "dtd/labels"))),
+}
+
+#: where to get the datasets that have no recipe yet (CoOp's DATASETS.md sources, and the paper's others)
+MANUAL = {
+    "imagenet": "ILSVRC-2012 from image-net.org (login): train/ and val/ with one folder per synset under "
+                "imagenet/images/",
+    "caltech101": "101_ObjectCategories.tar.gz (Caltech) and CoOp's split_zhou_Caltech101.json under caltech-101/",
+    "pets": "images.tar.gz + annotations.tar.gz (Oxford VGG) and CoOp's split_zhou_OxfordPets.json under oxford_pets/",
+    "cars": "cars_train/cars_test + devkit (Stanford; mirrors vary) and CoOp's split_zhou_StanfordCars.json",
+    "flowers": "102flowers.tgz + imagelabels.mat (Oxford VGG) and CoOp's split_zhou_OxfordFlowers.json",
+    "food101": "food-101.tar.gz (ETH Zurich) extracted as food-101/, and CoOp's split_zhou_Food101.json",
+    "sun397": "SUN397.tar.gz (Princeton) under sun397/, and CoOp's split_zhou_SUN397.json",
+}
+
+
+def _copy_from(src_dir: Path, rel: str, data_root: Path) -> bool:
+    src, dst = src_dir / Path(rel).name, data_root / rel
+    if not src.is_file():
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.exists():
+        shutil.copyfile(src, dst)
+    return True
+
+
+def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = None) -> None:
+    """Fetch dataset ``name`` into ``data_root`` (from ``source_dir`` instead of the network when given)."""
+    import torchvision.datasets as tvd
+    from torchvision.datasets.utils import download_file_from_google_drive
+
+    if name not in RECIPES:
+        where = MANUAL.get(name, "see its config/datasets YAML (root, format) and config/README.md")
+        raise SynrecError(f"{name}: no automatic recipe; get {where}, then run python -m synrec.datasets --check "
+                          f"{name}")
+    r, data_root = RECIPES[name], Path(data_root)
+    parent = data_root / r.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if source_dir is not None:
+        for rel in r.archives:
+            if not _copy_from(Path(source_dir), rel, data_root):
+                raise SynrecError(f"{name}: {Path(source_dir) / Path(rel).name} not found (--from)")
+    try:
+        getattr(tvd, r.torchvision)(root=str(parent), download=True, **r.kwargs)
+    except (RuntimeError, OSError) as exc:  # a checksum that does not match, no network, a broken archive
+        raise SynrecError(f"{name}: torchvision's {r.torchvision} could not fetch or verify it "
+                          f"({str(exc).splitlines()[0][:160]})") from None
+    for link, target in r.links:
+        if not (data_root / link).exists():
+            (data_root / link).symlink_to(target, target_is_directory=True)
+    if r.split:
+        file_id, rel = r.split
+        target = data_root / rel
+        if not target.is_file() and not (source_dir and _copy_from(Path(source_dir), rel, data_root)):
+            try:
+                download_file_from_google_drive(file_id, str(target.parent), target.name)
+            except Exception as exc:  # requests/Drive errors: no network, quota, a moved file
+                raise SynrecError(f"{name}: CoOp's split file {target.name} could not be fetched from Google Drive "
+                                  f"(id {file_id}: {str(exc).splitlines()[0][:120]}); put it at {target}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import load_dataset_config
+    from .datasets import check_dataset, has_val_split
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="+", help="dataset names (config/datasets/<name>.yaml)")
+    ap.add_argument("--data-root", default="data")
+    ap.add_argument("--from", dest="source", default=None, help="take archives and split files from this folder")
+    ap.add_argument("--config-dir", default="config/datasets")
+    args = ap.parse_args(argv)
+    failed = 0
+    for name in args.names:
+        try:
+            prepare(name, args.data_root, args.source)
+            cfg = load_dataset_config(name, args.config_dir)
+            splits = [cfg["test_split"], "train", *(["val"] if has_val_split(cfg, "val") else [])]
+            res = check_dataset(cfg, args.data_root, list(dict.fromkeys(splits)))
+            counts = ", ".join(f"{k} {v:,}" for k, v in res["counts"].items())
+            print(f"{name}: {res['status']} ({counts})" + "".join(f"\n  - {p}" for p in res["problems"]))
+            failed += res["status"] != "ok"
+        except SynrecError as exc:
+            print(f"synrec: {exc}")
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
