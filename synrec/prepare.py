@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SynrecError
@@ -26,27 +26,41 @@ from .errors import SynrecError
 
 @dataclass
 class Recipe:
-    """How to fetch one dataset: a torchvision dataset class (fetching into ``parent``, relative to data_root),
-    the archives it reads (for ``--from``), CoOp's split file (Drive id, name) and the links that show
-    torchvision's layout as the one the YAML reads (links, not moves: torchvision finds its own layout on a rerun)."""
+    """How to fetch one dataset: torchvision dataset classes to construct with ``download=True`` (class, keyword
+    arguments, the folder under data_root they fetch into), the archives they read (for ``--from``, relative to
+    data_root), CoOp's split file (Drive id, path) and the links that show torchvision's layout as the one the YAML
+    reads (links, not moves: torchvision finds its own layout again on a rerun)."""
 
-    torchvision: str
-    kwargs: dict = field(default_factory=dict)
-    parent: str = "."
+    calls: tuple[tuple[str, dict, str], ...]
     archives: tuple[str, ...] = ()
     split: tuple[str, str] | None = None
     links: tuple[tuple[str, str], ...] = ()  # (link, target relative to the link's folder)
 
 
 RECIPES = {
-    "cifar10": Recipe("CIFAR10", {"train": False}, archives=("cifar-10-python.tar.gz",)),
-    "cifar100": Recipe("CIFAR100", {"train": False}, archives=("cifar-100-python.tar.gz",)),
-    "eurosat": Recipe("EuroSAT", parent=".", archives=("eurosat/EuroSAT.zip",),
-                      split=("1Ip7yaCWFi0eaOFUGga0lUdVi_DDQth1o", "eurosat/split_zhou_EuroSAT.json")),
+    "cifar10": Recipe((("CIFAR10", {"train": False}, "."),), ("cifar-10-python.tar.gz",)),
+    "cifar100": Recipe((("CIFAR100", {"train": False}, "."),), ("cifar-100-python.tar.gz",)),
+    "eurosat": Recipe((("EuroSAT", {}, "."),), ("eurosat/EuroSAT.zip",),
+                      ("1Ip7yaCWFi0eaOFUGga0lUdVi_DDQth1o", "eurosat/split_zhou_EuroSAT.json")),
     # torchvision's DTD lands in dtd/dtd/{images,labels,imdb}; CoOp's layout (and our YAML) reads dtd/images
-    "dtd": Recipe("DTD", archives=("dtd/dtd-r1.0.1.tar.gz",),
-                  split=("1u3_QfB467jqHgNXC00UIzbLZRQCg2S7x", "dtd/split_zhou_DescribableTextures.json"),
-                  links=(("dtd/images", "dtd/images"), ("dtd/labels", "dtd/labels"))),
+    "dtd": Recipe((("DTD", {}, "."),), ("dtd/dtd-r1.0.1.tar.gz",),
+                  ("1u3_QfB467jqHgNXC00UIzbLZRQCg2S7x", "dtd/split_zhou_DescribableTextures.json"),
+                  (("dtd/images", "dtd/images"), ("dtd/labels", "dtd/labels"))),
+    "food101": Recipe((("Food101", {}, "."),), ("food-101.tar.gz",),
+                      ("1QK0tGi096I0Ba6kggatX1ee6dJFIcEJl", "food-101/split_zhou_Food101.json")),
+    # torchvision: oxford-iiit-pet/{images,annotations}; CoOp and our YAML: oxford_pets/
+    "pets": Recipe((("OxfordIIITPet", {}, "."),), ("oxford-iiit-pet/images.tar.gz",
+                                                   "oxford-iiit-pet/annotations.tar.gz"),
+                   ("1501r8Ber4nNKvmlFVQZ8SeUHTcdTTEqs", "oxford-iiit-pet/split_zhou_OxfordPets.json"),
+                   (("oxford_pets", "oxford-iiit-pet"),)),
+    "sun397": Recipe((("SUN397", {}, "sun397"),), ("sun397/SUN397.tar.gz",),
+                     ("1y2RD81BYuiyvebdN-JymPfyWYcd8_MUq", "sun397/split_zhou_SUN397.json")),
+    # PASCAL VOC for Table 11: VOC2007 trainval + test and VOC2012 trainval under voc/VOCdevkit (pretraining.voc)
+    "voc": Recipe((("VOCDetection", {"year": "2007", "image_set": "trainval"}, "voc"),
+                   ("VOCDetection", {"year": "2007", "image_set": "test"}, "voc"),
+                   ("VOCDetection", {"year": "2012", "image_set": "trainval"}, "voc")),
+                  ("voc/VOCtrainval_06-Nov-2007.tar", "voc/VOCtest_06-Nov-2007.tar",
+                   "voc/VOCtrainval_11-May-2012.tar")),
 }
 
 #: where to get the datasets that have no recipe yet (CoOp's DATASETS.md sources, and the paper's others)
@@ -54,11 +68,17 @@ MANUAL = {
     "imagenet": "ILSVRC-2012 from image-net.org (login): train/ and val/ with one folder per synset under "
                 "imagenet/images/",
     "caltech101": "101_ObjectCategories.tar.gz (Caltech) and CoOp's split_zhou_Caltech101.json under caltech-101/",
-    "pets": "images.tar.gz + annotations.tar.gz (Oxford VGG) and CoOp's split_zhou_OxfordPets.json under oxford_pets/",
     "cars": "cars_train/cars_test + devkit (Stanford; mirrors vary) and CoOp's split_zhou_StanfordCars.json",
     "flowers": "102flowers.tgz + imagelabels.mat (Oxford VGG) and CoOp's split_zhou_OxfordFlowers.json",
-    "food101": "food-101.tar.gz (ETH Zurich) extracted as food-101/, and CoOp's split_zhou_Food101.json",
-    "sun397": "SUN397.tar.gz (Princeton) under sun397/, and CoOp's split_zhou_SUN397.json",
+    "caltech256": "256_ObjectCategories.tar (Caltech) extracted under data_root",
+    "aircraft": "fgvc-aircraft-2013b.tar.gz (Oxford VGG), its images sorted into fgvc_aircraft_folders/{train,test}/"
+                "<variant>/ (class folders in label order)",
+    "cub": "CUB_200_2011.tgz (Caltech), its images sorted into CUB_200_2011/{train,test}/<class>/ by "
+           "train_test_split.txt",
+    "birdsnap": "the Birdsnap images (fetched from their URLs with its get_birdsnap.py) sorted into "
+                "birdsnap/{train,test}/<class>/",
+    "imagenet_sketch": "ImageNet-Sketch (github.com/HaohanWang/ImageNet-Sketch) extracted as imagenet-sketch/sketch/",
+    "imagenet_r": "imagenet-r.tar (github.com/hendrycks/imagenet-r) extracted as imagenet-r/",
 }
 
 
@@ -82,19 +102,20 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
         raise SynrecError(f"{name}: no automatic recipe; get {where}, then run python -m synrec.datasets --check "
                           f"{name}")
     r, data_root = RECIPES[name], Path(data_root)
-    parent = data_root / r.parent
-    parent.mkdir(parents=True, exist_ok=True)
+    data_root.mkdir(parents=True, exist_ok=True)
     if source_dir is not None:
         for rel in r.archives:
             if not _copy_from(Path(source_dir), rel, data_root):
                 raise SynrecError(f"{name}: {Path(source_dir) / Path(rel).name} not found (--from)")
-    try:
-        getattr(tvd, r.torchvision)(root=str(parent), download=True, **r.kwargs)
-    except (RuntimeError, OSError) as exc:  # a checksum that does not match, no network, a broken archive
-        raise SynrecError(f"{name}: torchvision's {r.torchvision} could not fetch or verify it "
-                          f"({str(exc).splitlines()[0][:160]})") from None
+    for cls, kwargs, parent in r.calls:
+        (data_root / parent).mkdir(parents=True, exist_ok=True)
+        try:
+            getattr(tvd, cls)(root=str(data_root / parent), download=True, **kwargs)
+        except (RuntimeError, OSError) as exc:  # a checksum that does not match, no network, a broken archive
+            raise SynrecError(f"{name}: torchvision's {cls} could not fetch or verify it "
+                              f"({str(exc).splitlines()[0][:160]})") from None
     for link, target in r.links:
-        if not (data_root / link).exists():
+        if not ((data_root / link).exists() or (data_root / link).is_symlink()):
             (data_root / link).symlink_to(target, target_is_directory=True)
     if r.split:
         file_id, rel = r.split
@@ -121,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names:
         try:
             prepare(name, args.data_root, args.source)
+            if not (Path(args.config_dir) / f"{name}.yaml").is_file():  # VOC: no dataset YAML to check against
+                print(f"{name}: fetched under {args.data_root}")
+                continue
             cfg = load_dataset_config(name, args.config_dir)
             splits = [cfg["test_split"], "train", *(["val"] if has_val_split(cfg, "val") else [])]
             res = check_dataset(cfg, args.data_root, list(dict.fromkeys(splits)))

@@ -103,3 +103,72 @@ def test_datasets_without_a_recipe_say_where_to_get_them(tmp_path, capsys):
         prepare.prepare("imagenet", tmp_path)
     assert prepare.main(["imagenet", "--data-root", str(tmp_path)]) == 1
     assert "synrec: imagenet: no automatic recipe" in capsys.readouterr().out
+
+
+def _tar(path: Path, members: dict[str, Path], mode: str = "w:gz") -> None:
+    with tarfile.open(path, mode) as tar:
+        for arcname, src in members.items():
+            tar.add(src, arcname=arcname)
+
+
+def test_food101_pets_and_sun397_in_their_published_layouts(tmp_path, offline):
+    import json
+
+    offline()
+    src = tmp_path / "src"
+    src.mkdir()
+    # Food-101: food-101/{images/<class>/<id>.jpg, meta/{train,test}.json}
+    build, food = _coop_images(tmp_path, "food101", "images")
+    meta = build / "meta"
+    meta.mkdir()
+    rows = {c.parent.name: [f"{c.parent.name}/{c.stem}"] for c in (build / "images").rglob("*.png")}
+    for s in ("train", "test"):
+        (meta / f"{s}.json").write_text(json.dumps(rows))
+    _tar(src / "food-101.tar.gz", {"food-101/images": build / "images", "food-101/meta": meta})
+    (src / food["split_file"]).write_bytes((build / food["split_file"]).read_bytes())
+    # Oxford-IIIT Pets: images.tar.gz (images/...) and annotations.tar.gz (annotations/{trainval,test}.txt)
+    build, pets = _coop_images(tmp_path, "pets", "images")
+    ann = build / "annotations"
+    ann.mkdir()
+    for s in ("trainval", "test"):
+        (ann / f"{s}.txt").write_text("Abyssinian_1 1 1 1\n")
+    _tar(src / "images.tar.gz", {"images": build / "images"})
+    _tar(src / "annotations.tar.gz", {"annotations": ann})
+    (src / pets["split_file"]).write_bytes((build / pets["split_file"]).read_bytes())
+    # SUN397: SUN397/{ClassName.txt, <letter>/<class>/...}
+    build, sun = _coop_images(tmp_path, "sun397", "SUN397")
+    (build / "SUN397" / "ClassName.txt").write_text("/a/abbey\n")
+    _tar(src / "SUN397.tar.gz", {"SUN397": build / "SUN397"})
+    (src / sun["split_file"]).write_bytes((build / sun["split_file"]).read_bytes())
+
+    data = tmp_path / "data"
+    for name, cfg, n in (("food101", food, 101), ("pets", pets, 37), ("sun397", sun, 397)):
+        prepare.prepare(name, data, src)
+        res = check_dataset(cfg, data, ["test", "train", "val"])
+        assert res["status"] == "ok" and res["counts"] == {"test": n, "train": n, "val": n}, (name, res)
+    assert (data / "oxford_pets").is_symlink() and (data / "oxford-iiit-pet/annotations/test.txt").is_file()
+    prepare.prepare("pets", data, src)  # a rerun: the link and torchvision's layout are found again
+
+
+def test_voc_2007_and_2012_tars_unpack_where_table_11_reads_them(tmp_path, offline):
+    from synrec.detection import VOCBoxes
+
+    offline()
+    src = tmp_path / "src"
+    src.mkdir()
+    names = ["aeroplane", "bicycle", "bird"]
+    v07 = demo_data.write_voc(tmp_path / "b07", names, {"trainval": 3, "test": 2}, year="2007")
+    v12 = demo_data.write_voc(tmp_path / "b12", names, {"trainval": 4}, year="2012")
+    base = v07 / "VOCdevkit" / "VOC2007"
+    test_ids = (base / "ImageSets/Main/test.txt").read_text().split()
+    with tarfile.open(src / "VOCtrainval_06-Nov-2007.tar", "w") as tv, \
+            tarfile.open(src / "VOCtest_06-Nov-2007.tar", "w") as te:
+        for p in sorted(base.rglob("*")):
+            if p.is_file():
+                to_test = p.stem in test_ids or p.name == "test.txt"
+                (te if to_test else tv).add(p, arcname=str(p.relative_to(v07)))
+    _tar(src / "VOCtrainval_11-May-2012.tar", {"VOCdevkit": v12 / "VOCdevkit"}, mode="w")
+    assert prepare.main(["voc", "--data-root", str(tmp_path / "data"), "--from", str(src)]) == 0
+    train = VOCBoxes(tmp_path / "data/voc", [("2007", "trainval"), ("2012", "trainval")], train=True)
+    test = VOCBoxes(tmp_path / "data/voc", [("2007", "test")], train=False)
+    assert (len(train), len(test)) == (7, 2) and test.target(0)["boxes"].shape[1] == 4
