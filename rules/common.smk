@@ -10,7 +10,7 @@ sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also insid
 
 from synrec import manifest as synrec_manifest
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
-from synrec.datasets import ZEROSHOT_TEST
+from synrec.datasets import ZEROSHOT_TEST, check_dataset
 from synrec.features import REAL_SOURCES
 from synrec.errors import SynrecError
 from synrec.few_shot_methods import METHODS as FS_METHODS
@@ -179,6 +179,13 @@ def missing_content(jobs):
                     f"{cfg.get('_path', 'its config')} under data_root '{config['data_root']}'): put the dataset "
                     "there as config/README.md 'Datasets' says, or leave it out with --config datasets=[...]"
                 )
+            else:  # read for the first time by this run: the full check (python -m synrec.datasets --check)
+                split = real_split(w.dataset, w.source)
+                res = check_dataset(cfg, config["data_root"], [split])
+                if res["status"] != "ok":
+                    lines[f"{w.dataset}/{split}"] = (
+                        f"dataset '{w.dataset}' split '{split}' is {res['status']}: {res['problems'][0]}"
+                    )
         elif name == "model_manifest" and not made_model_folder(w.role):
             local = local_model_path(model_roles()[w.role])
             if local and not Path(local).exists():

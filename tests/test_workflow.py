@@ -450,6 +450,12 @@ def test_every_missing_dataset_and_model_is_listed_before_any_job_runs(tmp_path)
     one = subprocess.run([*cmd[:3], "results/zeroshot/dtd/RN50/CLIP.json", *cmd[4:]], cwd=wf, capture_output=True,
                          text=True)
     assert "2 input(s) missing" in one.stderr and "eurosat" not in one.stderr
+    # a folder that is there but not complete: the full check of synrec.datasets --check, also before any job
+    (tmp_path / "nodata" / "dtd").mkdir(parents=True)
+    one = subprocess.run([*cmd[:3], "results/zeroshot/dtd/RN50/CLIP.json", *cmd[4:]], cwd=wf, capture_output=True,
+                         text=True)
+    assert "dataset 'dtd' split 'test' is incomplete: dataset 'dtd': split file" in one.stderr, one.stderr[-2000:]
+    assert not (wf / "work/logs").exists()
 
 
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):
