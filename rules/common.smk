@@ -235,7 +235,9 @@ def refresh_manifests():
             cfg = DATASETS[dataset]
             for source in used_sources(dataset):
                 path = Path(data_manifest(dataset, source))
-                if not path.exists():
+                split = real_split(dataset, source)
+                # adopted only when complete and readable; else its rule's job stays, and onstart lists the problem
+                if not path.exists() and check_dataset(cfg, config["data_root"], [split])["status"] == "ok":
                     _refresh(
                         path,
                         lambda prev, s=source: manifest.create(

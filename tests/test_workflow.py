@@ -456,6 +456,20 @@ def test_every_missing_dataset_and_model_is_listed_before_any_job_runs(tmp_path)
                          text=True)
     assert "dataset 'dtd' split 'test' is incomplete: dataset 'dtd': split file" in one.stderr, one.stderr[-2000:]
     assert not (wf / "work/logs").exists()
+    # its split file is there, its images are not: found before the run, not adopted into a manifest
+    import shutil
+
+    from synrec import demo_data
+    from synrec.config import load_dataset_config
+
+    dtd = load_dataset_config("dtd", wf / "config/datasets")
+    demo_data.write_coop_split(tmp_path / "nodata" / "dtd", dtd["classnames"], {"test": 1}, dtd["split_file"],
+                               images=dtd["images"], size=8)
+    shutil.rmtree(tmp_path / "nodata" / "dtd" / dtd["images"])
+    one = subprocess.run([*cmd[:3], "results/zeroshot/dtd/RN50/CLIP.json", *cmd[4:]], cwd=wf, capture_output=True,
+                         text=True)
+    assert "dataset 'dtd' split 'test' is incomplete: test: 47 of 47 listed images do not exist" in one.stderr
+    assert not (wf / "work/manifests/data/dtd").exists()
 
 
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):
