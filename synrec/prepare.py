@@ -55,6 +55,16 @@ RECIPES = {
                    (("oxford_pets", "oxford-iiit-pet"),)),
     "sun397": Recipe((("SUN397", {}, "sun397"),), ("sun397/SUN397.tar.gz",),
                      ("1y2RD81BYuiyvebdN-JymPfyWYcd8_MUq", "sun397/split_zhou_SUN397.json")),
+    # torchvision: caltech101/101_ObjectCategories (from Caltech's caltech-101.zip); CoOp and our YAML: caltech-101/
+    "caltech101": Recipe((("Caltech101", {}, "."),), ("caltech101/caltech-101.zip",),
+                         ("1hyarUivQE36mY6jSomru6Fjd-JzwcCzN", "caltech101/split_zhou_Caltech101.json"),
+                         (("caltech-101", "caltech101"),)),
+    "caltech256": Recipe((("Caltech256", {}, "."),), ("caltech256/256_ObjectCategories.tar",),
+                         links=(("256_ObjectCategories", "caltech256/256_ObjectCategories"),)),
+    # only the image archive of torchvision's Flowers102 (its class needs scipy for the .mat labels, which CoOp's
+    # split file makes unnecessary): oxford_flowers/jpg
+    "flowers": Recipe((("archive:Flowers102:image", {}, "oxford_flowers"),), ("oxford_flowers/102flowers.tgz",),
+                      ("1Pp0sRXzZFZq15zVOzKjKBu4A9i01nozT", "oxford_flowers/split_zhou_OxfordFlowers.json")),
     # PASCAL VOC for Table 11: VOC2007 trainval + test and VOC2012 trainval under voc/VOCdevkit (pretraining.voc)
     "voc": Recipe((("VOCDetection", {"year": "2007", "image_set": "trainval"}, "voc"),
                    ("VOCDetection", {"year": "2007", "image_set": "test"}, "voc"),
@@ -67,10 +77,7 @@ RECIPES = {
 MANUAL = {
     "imagenet": "ILSVRC-2012 from image-net.org (login): train/ and val/ with one folder per synset under "
                 "imagenet/images/",
-    "caltech101": "101_ObjectCategories.tar.gz (Caltech) and CoOp's split_zhou_Caltech101.json under caltech-101/",
     "cars": "cars_train/cars_test + devkit (Stanford; mirrors vary) and CoOp's split_zhou_StanfordCars.json",
-    "flowers": "102flowers.tgz + imagelabels.mat (Oxford VGG) and CoOp's split_zhou_OxfordFlowers.json",
-    "caltech256": "256_ObjectCategories.tar (Caltech) extracted under data_root",
     "aircraft": "fgvc-aircraft-2013b.tar.gz (Oxford VGG), its images sorted into fgvc_aircraft_folders/{train,test}/"
                 "<variant>/ (class folders in label order)",
     "cub": "CUB_200_2011.tgz (Caltech), its images sorted into CUB_200_2011/{train,test}/<class>/ by "
@@ -95,7 +102,7 @@ def _copy_from(src_dir: Path, rel: str, data_root: Path) -> bool:
 def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = None) -> None:
     """Fetch dataset ``name`` into ``data_root`` (from ``source_dir`` instead of the network when given)."""
     import torchvision.datasets as tvd
-    from torchvision.datasets.utils import download_file_from_google_drive
+    from torchvision.datasets.utils import download_and_extract_archive, download_file_from_google_drive
 
     if name not in RECIPES:
         where = MANUAL.get(name, "see its config/datasets YAML (root, format) and config/README.md")
@@ -110,8 +117,14 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
     for cls, kwargs, parent in r.calls:
         (data_root / parent).mkdir(parents=True, exist_ok=True)
         try:
-            getattr(tvd, cls)(root=str(data_root / parent), download=True, **kwargs)
-        except (RuntimeError, OSError) as exc:  # a checksum that does not match, no network, a broken archive
+            if cls.startswith("archive:"):  # one archive of a torchvision class, by its own URL and md5
+                _, cls, key = cls.split(":")
+                tv = getattr(tvd, cls)
+                filename, md5 = tv._file_dict[key]
+                download_and_extract_archive(tv._download_url_prefix + filename, str(data_root / parent), md5=md5)
+            else:
+                getattr(tvd, cls)(root=str(data_root / parent), download=True, **kwargs)
+        except Exception as exc:  # a checksum that does not match, no network, a broken or unexpected archive
             raise SynrecError(f"{name}: torchvision's {cls} could not fetch or verify it "
                               f"({str(exc).splitlines()[0][:160]})") from None
     for link, target in r.links:

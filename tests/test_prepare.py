@@ -172,3 +172,44 @@ def test_voc_2007_and_2012_tars_unpack_where_table_11_reads_them(tmp_path, offli
     train = VOCBoxes(tmp_path / "data/voc", [("2007", "trainval"), ("2012", "trainval")], train=True)
     test = VOCBoxes(tmp_path / "data/voc", [("2007", "test")], train=False)
     assert (len(train), len(test)) == (7, 2) and test.target(0)["boxes"].shape[1] == 4
+
+
+def test_caltech101_caltech256_and_flowers_in_their_published_layouts(tmp_path, offline):
+    import io
+
+    offline()
+    src = tmp_path / "src"
+    src.mkdir()
+    # Caltech-101: caltech-101.zip holding caltech-101/101_ObjectCategories.tar.gz (with BACKGROUND_Google, which
+    # torchvision drops) and caltech-101/Annotations.tar
+    build, c101 = _coop_images(tmp_path, "caltech101", "101_ObjectCategories")
+    (build / "101_ObjectCategories" / "BACKGROUND_Google").mkdir()
+    _tar(build / "101_ObjectCategories.tar.gz", {"101_ObjectCategories": build / "101_ObjectCategories"})
+    empty = io.BytesIO()
+    tarfile.open(fileobj=empty, mode="w").close()
+    with zipfile.ZipFile(src / "caltech-101.zip", "w") as z:
+        z.write(build / "101_ObjectCategories.tar.gz", "caltech-101/101_ObjectCategories.tar.gz")
+        z.writestr("caltech-101/Annotations.tar", empty.getvalue())
+    (src / c101["split_file"]).write_bytes((build / c101["split_file"]).read_bytes())
+    # Caltech-256: 256_ObjectCategories.tar of <nnn.name>/ folders, 3 images each (the YAML slices train 0-60)
+    c256 = load_dataset_config("caltech256", CONFIGS)
+    folders = tmp_path / "build" / "c256"
+    demo_data.write_imagefolder(folders, c256["disk_classnames"], {"all": 3}, size=8)
+    for d in (folders / "all").iterdir():  # write_imagefolder names folders by name; the archive's are nnn.name
+        d.rename(folders / "all" / next(n for n in c256["disk_classnames"] if demo_data.folder_name(n) == d.name))
+    _tar(src / "256_ObjectCategories.tar", {"256_ObjectCategories": folders / "all"}, mode="w")
+    # Flowers-102: 102flowers.tgz holding jpg/
+    build, flowers = _coop_images(tmp_path, "flowers", "jpg")
+    _tar(src / "102flowers.tgz", {"jpg": build / "jpg"})
+    (src / flowers["split_file"]).write_bytes((build / flowers["split_file"]).read_bytes())
+
+    data = tmp_path / "data"
+    prepare.prepare("caltech101", data, src)
+    res = check_dataset(c101, data, ["test", "train", "val"])
+    assert res["status"] == "ok" and res["counts"] == {"test": 100, "train": 100, "val": 100}, res
+    prepare.prepare("caltech256", data, src)
+    res = check_dataset(c256, data, ["train"])  # its test split starts at a class's 61st image: none here
+    assert res["status"] == "ok" and res["counts"] == {"train": 257 * 3}, res
+    prepare.prepare("flowers", data, src)
+    res = check_dataset(flowers, data, ["test", "train", "val"])
+    assert res["status"] == "ok" and res["counts"] == {"test": 102, "train": 102, "val": 102}, res
