@@ -35,6 +35,7 @@ class Recipe:
     archives: tuple[str, ...] = ()
     split: tuple[str, str] | None = None
     links: tuple[tuple[str, str], ...] = ()  # (link, target relative to the link's folder)
+    urls: tuple[tuple[str, str, str], ...] = ()  # (url, published md5, folder under data_root) outside torchvision
 
 
 RECIPES = {
@@ -65,6 +66,9 @@ RECIPES = {
     # split file makes unnecessary): oxford_flowers/jpg
     "flowers": Recipe((("archive:Flowers102:image", {}, "oxford_flowers"),), ("oxford_flowers/102flowers.tgz",),
                       ("1Pp0sRXzZFZq15zVOzKjKBu4A9i01nozT", "oxford_flowers/split_zhou_OxfordFlowers.json")),
+    # ImageNet-R: the authors' tar (its md5 as ImageNet-R loaders in other projects pin it) -> imagenet-r/<synset>/
+    "imagenet_r": Recipe((), ("imagenet-r.tar",), urls=(("https://people.eecs.berkeley.edu/~hendrycks/imagenet-r.tar",
+                                                          "a61312130a589d0ca1a8fca1f2bd3337", "."),)),
     # PASCAL VOC for Table 11: VOC2007 trainval + test and VOC2012 trainval under voc/VOCdevkit (pretraining.voc)
     "voc": Recipe((("VOCDetection", {"year": "2007", "image_set": "trainval"}, "voc"),
                    ("VOCDetection", {"year": "2007", "image_set": "test"}, "voc"),
@@ -85,7 +89,6 @@ MANUAL = {
     "birdsnap": "the Birdsnap images (fetched from their URLs with its get_birdsnap.py) sorted into "
                 "birdsnap/{train,test}/<class>/",
     "imagenet_sketch": "ImageNet-Sketch (github.com/HaohanWang/ImageNet-Sketch) extracted as imagenet-sketch/sketch/",
-    "imagenet_r": "imagenet-r.tar (github.com/hendrycks/imagenet-r) extracted as imagenet-r/",
 }
 
 
@@ -127,6 +130,12 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
         except Exception as exc:  # a checksum that does not match, no network, a broken or unexpected archive
             raise SynrecError(f"{name}: torchvision's {cls} could not fetch or verify it "
                               f"({str(exc).splitlines()[0][:160]})") from None
+    for url, md5, parent in r.urls:
+        try:
+            download_and_extract_archive(url, str(data_root / parent), md5=md5)
+        except Exception as exc:
+            raise SynrecError(f"{name}: {url} could not be fetched or verified ({str(exc).splitlines()[0][:160]})"
+                              ) from None
     for link, target in r.links:
         if not ((data_root / link).exists() or (data_root / link).is_symlink()):
             (data_root / link).symlink_to(target, target_is_directory=True)

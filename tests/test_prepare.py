@@ -213,3 +213,20 @@ def test_caltech101_caltech256_and_flowers_in_their_published_layouts(tmp_path, 
     prepare.prepare("flowers", data, src)
     res = check_dataset(flowers, data, ["test", "train", "val"])
     assert res["status"] == "ok" and res["counts"] == {"test": 102, "train": 102, "val": 102}, res
+
+
+def test_imagenet_r_tar_from_its_authors_url(tmp_path, offline):
+    offline()
+    cfg = load_dataset_config("imagenet_r", CONFIGS)
+    build = tmp_path / "build" / "imagenet-r"
+    demo_data.write_imagefolder(tmp_path / "build" / "x", [f"c{i}" for i in range(len(cfg["folders"]))], {"all": 1},
+                                size=8)
+    (tmp_path / "build" / "x" / "all").rename(build)
+    for d, synset in zip(sorted(build.iterdir()), cfg["folders"]):
+        d.rename(build / synset)
+    src = tmp_path / "src"
+    src.mkdir()
+    _tar(src / "imagenet-r.tar", {"imagenet-r": build}, mode="w")
+    prepare.prepare("imagenet_r", tmp_path / "data", src)
+    res = check_dataset(cfg, tmp_path / "data", ["test"])
+    assert res["status"] == "ok" and res["counts"] == {"test": 200}, res
