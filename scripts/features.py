@@ -5,7 +5,7 @@ import torch
 
 from synrec.datasets import load_split
 from synrec.features import REAL_SOURCES, encode_images, feature_key
-from synrec.manifest import check_unchanged, identity, model_manifest, read
+from synrec.manifest import check_split_unchanged, check_unchanged, model_manifest, read
 from synrec.models import load_clip, pick_device, pick_dtype
 from synrec.runlog import rule_log, throughput_settings
 from synrec.stores import ImageStore, write_features
@@ -18,8 +18,6 @@ with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
     model_id = check_unchanged(sm.input.model, model_manifest(sm.params.model, read(sm.input.model))["identity"])
     if w.source in REAL_SOURCES:
         source = load_split(ds, sm.params.data_root, sm.params.split)
-        check_unchanged(sm.input.images, {**identity(sm.input.images), "fingerprint": source.fingerprint(),
-                                          "images": len(source)})
     else:
         source = ImageStore(sm.input.images)
     device = pick_device(sm.params.device)
@@ -28,5 +26,7 @@ with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
     key, parts = feature_key(model_id, preprocess, source.fingerprint(), dtype)
     feats = encode_images(model, preprocess, source, device, fcfg["batch_size"], fcfg["num_workers"], dtype,
                           desc=f"{w.dataset}/{w.source}")
+    if w.source in REAL_SOURCES:  # after encoding, so that a corrupt image is reported as such first
+        check_split_unchanged(sm.input.images, source, sm.params.data_root)
     write_features(sm.output[0], feats, source.labels, key, parts)
     print(f"{len(feats)} images -> features {feats.shape}, key {key}")

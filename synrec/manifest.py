@@ -208,3 +208,14 @@ def check_unchanged(path: str | Path, now: dict) -> dict:
         raise SynrecError(f"the content behind manifest {path} changed while this run was going on; rerun "
                           "snakemake (its manifest is then refreshed and the jobs that read it rerun)")
     return now
+
+
+def check_split_unchanged(path: str | Path, split, data_root: str | Path) -> None:
+    """A real split a job has just read, checked against its manifest: images rewritten in place under the same
+    names leave the dataset's folders as they were, so the run's refresh cannot see them; the job that reads every
+    image does, and says how to make the next run see them."""
+    ident = identity(path)
+    if ident["fingerprint"] != split.fingerprint() or ident["images"] != len(split):
+        raise SynrecError(f"dataset '{split.dataset}' split '{split.split}' changed on disk since manifest {path} was "
+                          f"made (images rewritten in place are not seen by the per-run check): `touch` the dataset "
+                          f"folder under {data_root} and rerun snakemake")

@@ -137,3 +137,17 @@ def test_a_split_fingerprint_sees_an_image_replaced_with_one_of_the_same_size(sp
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # rewritten: same name, same size, new time
     split._fingerprint = None
     assert split.fingerprint() != fp
+
+
+def test_a_job_that_reads_a_split_rewritten_in_place_says_how_to_make_runs_see_it(tmp_path, split):
+    import json
+
+    from synrec import manifest
+
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"identity": {"fingerprint": split.fingerprint(), "images": len(split)}}))
+    manifest.check_split_unchanged(path, split, tmp_path)  # unchanged: silent
+    split.paths[2].write_bytes(split.paths[2].read_bytes() + b"\0")  # same name, rewritten in place
+    split._fingerprint = None
+    with pytest.raises(SynrecError, match=r"split 'test' changed on disk since manifest .* `touch` the dataset"):
+        manifest.check_split_unchanged(path, split, tmp_path)
