@@ -11,6 +11,7 @@ sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also insid
 from synrec import manifest as synrec_manifest
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
 from synrec.datasets import ZEROSHOT_TEST, check_dataset
+from synrec.datasets import has_val_split as dataset_has_val_split
 from synrec.features import REAL_SOURCES
 from synrec.errors import SynrecError
 from synrec.few_shot_methods import METHODS as FS_METHODS
@@ -217,16 +218,14 @@ def refresh_manifests():
     dated at their content's newest time (so nothing made since reruns). Then recompute every manifest and
     rewrite, and so re-date, those whose content changed. Content that is gone is reported; the job that reads it
     fails."""
-    from synrec import manifest
-
     roles = model_roles()
     for role, spec in roles.items():
         path, local = Path(model_manifest(role)), local_model_path(spec)
         if not path.exists() and (local is None or Path(local).exists()):
             _refresh(
                 path,
-                lambda prev, s=spec, l=local: manifest.create(
-                    path, manifest.model_manifest(s), manifest.model_mtime_ns(l)
+                lambda prev, s=spec, l=local: synrec_manifest.create(
+                    path, synrec_manifest.model_manifest(s), synrec_manifest.model_mtime_ns(l)
                 ),
                 create=True,
             )
@@ -240,33 +239,31 @@ def refresh_manifests():
                 if not path.exists() and check_dataset(cfg, config["data_root"], [split])["status"] == "ok":
                     _refresh(
                         path,
-                        lambda prev, s=source: manifest.create(
+                        lambda prev, s=source: synrec_manifest.create(
                             path,
-                            manifest.data_manifest(cfg, config["data_root"], real_split(dataset, s)),
-                            manifest.data_mtime_ns(cfg, config["data_root"]),
+                            synrec_manifest.data_manifest(cfg, config["data_root"], real_split(dataset, s)),
+                            synrec_manifest.data_mtime_ns(cfg, config["data_root"]),
                         ),
                         create=True,
                     )
     for path in sorted(Path(MANIFESTS).glob("model/*.json")):
         if path.stem in roles:
-            _refresh(path, lambda prev, r=path.stem: manifest.model_manifest(roles[r], prev))
+            _refresh(path, lambda prev, r=path.stem: synrec_manifest.model_manifest(roles[r], prev))
     for path in sorted(Path(MANIFESTS).glob("data/*/*.json")):
         dataset, source = path.parent.name, path.stem
         _refresh(
             path,
-            lambda prev, d=dataset, s=source: manifest.data_manifest(
+            lambda prev, d=dataset, s=source: synrec_manifest.data_manifest(
                 dataset_config(d), config["data_root"], real_split(d, s), prev
             ),
         )
 
 
 def _refresh(path, compute, create=False):
-    from synrec import manifest
-
     try:
         if create:
             compute(None)
-        elif manifest.refresh(path, compute):
+        elif synrec_manifest.refresh(path, compute):
             print(f"synrec: content changed: {path} (the jobs that read it rerun)", file=sys.stderr)
     except (SynrecError, OSError) as exc:
         print(f"synrec: warning: cannot check {path}: {exc}", file=sys.stderr)
@@ -372,13 +369,7 @@ def from_scratch_inputs(w):
 
 def has_val_split(name):
     """A val split distinct from the test split (else few-shot validation is drawn from the train split)."""
-    cfg = DATASETS[name]
-    role = config["few_shot"]["val_split"]
-    return (
-        cfg["format"] != "cifar"
-        and role in cfg["splits"]
-        and cfg["splits"][role] != cfg["splits"].get(cfg["test_split"], cfg["test_split"])
-    )
+    return dataset_has_val_split(DATASETS[name], config["few_shot"]["val_split"])
 
 
 def fewshot_inputs(w):
