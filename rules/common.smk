@@ -10,7 +10,7 @@ sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also insid
 
 from synrec import manifest as synrec_manifest
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
-from synrec.datasets import ZEROSHOT_TEST, check_dataset
+from synrec.datasets import ZEROSHOT_TEST
 from synrec.datasets import has_val_split as dataset_has_val_split
 from synrec.features import REAL_SOURCES
 from synrec.errors import SynrecError
@@ -180,13 +180,6 @@ def missing_content(jobs):
                     f"{cfg.get('_path', 'its config')} under data_root '{config['data_root']}'): put the dataset "
                     "there as config/README.md 'Datasets' says, or leave it out with --config datasets=[...]"
                 )
-            else:  # read for the first time by this run: the full check (python -m synrec.datasets --check)
-                split = real_split(w.dataset, w.source)
-                res = check_dataset(cfg, config["data_root"], [split])
-                if res["status"] != "ok":
-                    lines[f"{w.dataset}/{split}"] = (
-                        f"dataset '{w.dataset}' split '{split}' is {res['status']}: {res['problems'][0]}"
-                    )
         elif name == "model_manifest" and not made_model_folder(w.role):
             local = local_model_path(model_roles()[w.role])
             if local and not Path(local).exists():
@@ -197,12 +190,22 @@ def missing_content(jobs):
     return list(lines.values())
 
 
+#: {data manifest path: one line}: the real splits that failed this run's check (refresh_manifests)
+CONTENT_PROBLEMS = {}
+
+
 def stop_if_content_missing():
-    """onstart: before any job is submitted, list every missing dataset and model of this run at once."""
+    """onstart: before any job is submitted, list every missing dataset and model of this run at once, and every
+    split that this run's check (python -m synrec.datasets --check, in refresh_manifests) failed and a job of the
+    DAG reads."""
     missing = missing_content(workflow.dag.needrun_jobs())
+    read = {str(f) for job in workflow.dag.jobs for f in job.input} | {
+        str(f) for job in workflow.dag.needrun_jobs() for f in job.output
+    }
+    missing += [line for path, line in CONTENT_PROBLEMS.items() if path in read]
     if missing:
         listing = "\n".join(f"  - {m}" for m in missing)
-        sys.exit(f"synrec: {len(missing)} input(s) missing, nothing was submitted:\n{listing}")
+        sys.exit(f"synrec: {len(missing)} input(s) missing or incomplete, nothing was submitted:\n{listing}")
 
 
 def used_sources(dataset):
@@ -234,9 +237,7 @@ def refresh_manifests():
             cfg = DATASETS[dataset]
             for source in used_sources(dataset):
                 path = Path(data_manifest(dataset, source))
-                split = real_split(dataset, source)
-                # adopted only when complete and readable; else its rule's job stays, and onstart lists the problem
-                if not path.exists() and check_dataset(cfg, config["data_root"], [split])["status"] == "ok":
+                if not path.exists():  # adopted only when it passes the check; else onstart lists the problem
                     _refresh(
                         path,
                         lambda prev, s=source: synrec_manifest.create(
@@ -266,7 +267,9 @@ def _refresh(path, compute, create=False):
         elif synrec_manifest.refresh(path, compute):
             print(f"synrec: content changed: {path} (the jobs that read it rerun)", file=sys.stderr)
     except (SynrecError, OSError) as exc:
-        print(f"synrec: warning: cannot check {path}: {exc}", file=sys.stderr)
+        CONTENT_PROBLEMS[str(path)] = str(exc)
+        if not create:
+            print(f"synrec: warning: {path} kept as it was: {exc}", file=sys.stderr)
 
 
 def dataset_config(name):

@@ -395,15 +395,46 @@ def splits_in_use(cfg: dict, workflow: dict) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def count_problem(cfg: dict, split: str, images: int) -> str | None:
+    """The line saying that ``split`` holds ``images`` images where the YAML's ``counts`` says otherwise (else None)."""
+    expected = (cfg.get("counts") or {}).get(split)
+    if expected is None or expected == images:
+        return None
+    return (f"{split}: {images:,} images, but key 'counts' of {cfg.get('_path', 'its config')} says {expected:,} "
+            f"({'a partial download or extraction' if images < expected else 'extra images'}; a deliberate subset: "
+            "drop the split from 'counts')")
+
+
+def check_split(cfg: dict, s: Split, samples: int = 8) -> tuple[str, list[str]]:
+    """``(status, problems)`` of a split that reads: ``incomplete`` when a listed image does not exist or the image
+    count differs from the YAML's ``counts``; ``unreadable`` when one of ``samples`` images, spread over the split,
+    does not decode; else ``ok``."""
+    problems = []
+    if s.paths is not None:
+        absent = [p for p in s.paths if not p.is_file()]
+        if absent:
+            problems.append(f"{s.split}: {len(absent)} of {len(s)} listed images do not exist, e.g. {absent[0]}")
+    problems += [p for p in [count_problem(cfg, s.split, len(s))] if p]
+    if problems:
+        return "incomplete", problems
+    for i in np.unique(np.linspace(0, len(s) - 1, min(samples, len(s))).astype(int)):
+        try:
+            s.image(int(i))
+        except SynrecError as exc:
+            return "unreadable", [f"{s.split}: {exc}"]
+    return "ok", []
+
+
 def check_dataset(cfg: dict, data_root: str | Path, splits: list[str], samples: int = 8) -> dict:
     """Whether a dataset is present, complete and readable: ``{"status": ok|missing|incomplete|unreadable,
     "counts": {split: images}, "problems": [one line each]}``. Complete: every split reads (split files, folders,
-    class names and count as the YAML says) and every image it lists exists; readable: ``samples`` images per
-    split, spread over it, decode."""
+    class names and count as the YAML says), every image it lists exists, and it holds as many images as the YAML's
+    ``counts`` says; readable: ``samples`` images per split, spread over it, decode (:func:`check_split`)."""
     out = {"status": "ok", "counts": {}, "problems": []}
     root = Path(cfg["root"]) if Path(cfg["root"]).is_absolute() else Path(data_root) / cfg["root"]
     if not root.is_dir():
         return {**out, "status": "missing", "problems": [f"folder {root} does not exist"]}
+    rank = {"ok": 0, "unreadable": 1, "incomplete": 2}
     for split in splits:
         try:
             s = load_split(cfg, data_root, split)
@@ -412,21 +443,9 @@ def check_dataset(cfg: dict, data_root: str | Path, splits: list[str], samples: 
             out["status"] = "incomplete"
             continue
         out["counts"][split] = len(s)
-        if s.paths is not None:
-            absent = [p for p in s.paths if not p.is_file()]
-            if absent:
-                out["problems"].append(f"{split}: {len(absent)} of {len(s)} listed images do not exist, e.g. "
-                                       f"{absent[0]}")
-                out["status"] = "incomplete"
-                continue
-        for i in np.unique(np.linspace(0, len(s) - 1, min(samples, len(s))).astype(int)):
-            try:
-                s.image(int(i))
-            except SynrecError as exc:
-                out["problems"].append(f"{split}: {exc}")
-                if out["status"] == "ok":
-                    out["status"] = "unreadable"
-                break
+        status, problems = check_split(cfg, s, samples)
+        out["problems"] += problems
+        out["status"] = max(out["status"], status, key=rank.get)
     return out
 
 

@@ -19,6 +19,12 @@ lists, pickles) changed modification time (``quick``), so a run lists the datase
 image overwritten in place under the same name, its folder untouched, is therefore not seen until the folder
 changes (``touch`` it, or ``--forcerun`` the features).
 
+The refresh is also where ``python -m synrec.datasets --check`` runs before every workflow run: a split read anew
+(no manifest yet, or its quick signature changed) gets the full check (complete, image count as the YAML's
+``counts`` says, 8 images decode); an unchanged one only the count check. A split that fails keeps its old
+manifest (or gets none), so the next run checks it again, and the run stops before submitting any job that reads
+it.
+
 A manifest that the refresh creates for content already on disk (:func:`create`) is dated at that content's newest
 modification time, so adopting manifests reruns nothing that is newer than the content it was made from.
 """
@@ -82,13 +88,25 @@ def model_manifest(spec: dict, previous: dict | None = None) -> dict:
 
 def data_manifest(cfg: dict, data_root: str | Path, split: str, previous: dict | None = None) -> dict:
     """``{"identity": {"dataset", "split", "fingerprint", "images"}, "quick": ...}`` of one real split; the
-    fingerprint is taken from ``previous`` when the dataset folder's quick signature did not change."""
-    from .datasets import _dataset_root, load_split
+    fingerprint is taken from ``previous`` when the dataset folder's quick signature did not change. Content read
+    anew gets the full check of ``python -m synrec.datasets --check`` (complete, counts as the YAML says, readable),
+    content taken from ``previous`` the count check; a split that fails is a one-line :class:`SynrecError`, and
+    no manifest is made of it."""
+    from .datasets import _dataset_root, check_split, count_problem, load_split
 
     quick = _folder_signature(_dataset_root(cfg, data_root))[0]
     if previous and previous.get("quick") == quick and previous.get("identity", {}).get("split") == split:
+        problem = count_problem(cfg, split, previous["identity"]["images"])  # the YAML's counts, edited since
+        if problem:
+            raise SynrecError(f"dataset '{cfg['name']}' split '{split}' is incomplete: {problem}")
         return {"identity": previous["identity"], "quick": quick}
-    s = load_split(cfg, data_root, split)
+    try:
+        s = load_split(cfg, data_root, split)
+    except SynrecError as exc:
+        raise SynrecError(f"dataset '{cfg['name']}' split '{split}' is incomplete: {exc}") from None
+    status, problems = check_split(cfg, s)  # python -m synrec.datasets --check, for content new or changed
+    if problems:
+        raise SynrecError(f"dataset '{cfg['name']}' split '{split}' is {status}: {problems[0]}")
     ident = {"dataset": cfg["name"], "split": split, "fingerprint": s.fingerprint(), "images": len(s)}
     return {"identity": ident, "quick": quick}
 

@@ -289,6 +289,12 @@ def test_check_says_which_datasets_are_present_complete_and_readable(tmp_path, c
     cfg = dataset_cfg("coop_split", images="images", split_file="s.json")
     assert check_dataset(cfg, tmp_path, ["test", "train"]) == {
         "status": "ok", "counts": {"test": 8, "train": 12}, "problems": []}
+    # the YAML's published counts: equal is ok; a split that reads but holds fewer images is incomplete
+    assert check_dataset(cfg | {"counts": {"test": 8, "train": 12}}, tmp_path, ["test", "train"])["status"] == "ok"
+    res = check_dataset(cfg | {"counts": {"test": 9}}, tmp_path, ["test", "train"])
+    assert res == {"status": "incomplete", "counts": {"test": 8, "train": 12}, "problems": [
+        "test: 8 images, but key 'counts' of t_coop_split.yaml says 9 (a partial download or extraction; a "
+        "deliberate subset: drop the split from 'counts')"]}
     split = load_split(cfg, tmp_path, "test")
     split.paths[3].write_bytes(b"not an image")  # the 4th of 8 test images: among the 8 sampled
     res = check_dataset(cfg, tmp_path, ["test", "train"])

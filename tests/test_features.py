@@ -151,3 +151,38 @@ def test_a_job_that_reads_a_split_rewritten_in_place_says_how_to_make_runs_see_i
     split._fingerprint = None
     with pytest.raises(SynrecError, match=r"split 'test' changed on disk since manifest .* `touch` the dataset"):
         manifest.check_split_unchanged(path, split, tmp_path)
+
+
+def test_every_run_checks_a_split_read_anew_in_full_and_an_unchanged_one_by_its_count(tmp_path):
+    """The per-run refresh is where ``synrec.datasets --check`` runs: content read anew (no manifest, or its folders
+    changed) is checked in full, content taken from the previous manifest against the YAML's counts; a split that
+    fails raises one line and keeps its old manifest, so the next run checks it again."""
+    import os
+
+    from synrec import manifest
+
+    demo_data.write_coop_split(tmp_path / "ds", SHAPES, {"test": 3}, "s.json")
+    cfg = dataset_cfg("coop_split", images="images", split_file="s.json") | {"counts": {"test": 12}}
+    m1 = manifest.data_manifest(cfg, tmp_path, "test")
+    assert m1["identity"]["images"] == 12
+    path = tmp_path / "m.json"
+    manifest.create(path, m1, 1)
+    assert not manifest.refresh(path, lambda prev: manifest.data_manifest(cfg, tmp_path, "test", prev))
+    # the YAML now says 13: an unchanged split is refused by its count, without being read again
+    more = cfg | {"counts": {"test": 13}}
+    with pytest.raises(SynrecError, match=r"^dataset 't_coop_split' split 'test' is incomplete: test: 12 images, but "
+                                          r"key 'counts' of .* says 13 \(a partial download"):
+        manifest.refresh(path, lambda prev: manifest.data_manifest(more, tmp_path, "test", prev))
+    # an image deleted (its folder changes): read anew, the full check finds it, the old manifest stays
+    split = load_split(cfg, tmp_path, "test")
+    split.paths[4].unlink()
+    with pytest.raises(SynrecError, match=r"^dataset 't_coop_split' split 'test' is incomplete: test: 1 of 12 listed "
+                                          r"images do not exist, e\.g\. "):
+        manifest.refresh(path, lambda prev: manifest.data_manifest(cfg, tmp_path, "test", prev))
+    assert manifest.read(path) == m1 and path.stat().st_mtime_ns == 1
+    # a corrupt image among the sampled ones, its folder touched: unreadable
+    split.paths[4].write_bytes(b"not an image")
+    os.utime(split.paths[4].parent)
+    with pytest.raises(SynrecError, match=r"split 'test' is unreadable: test: dataset 't_coop_split': image .* is "
+                                          r"corrupt"):
+        manifest.data_manifest(cfg, tmp_path, "test", manifest.read(path))

@@ -18,6 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "config" / "datasets"
 
 
+def shipped(name: str) -> dict:
+    """A shipped dataset YAML without its published image counts: the archives here hold a few images each."""
+    cfg = load_dataset_config(name, CONFIGS)
+    cfg.pop("counts", None)
+    return cfg
+
+
 @pytest.fixture
 def offline(monkeypatch):
     """No network (a download attempt fails at once), and checksums that accept the made-up archives."""
@@ -46,8 +53,13 @@ def test_cifar10_from_local_archives_unpacks_into_the_layout_its_yaml_reads(tmp_
     offline()
     src = _cifar10_archive(tmp_path)
     prepare.prepare("cifar10", tmp_path / "data", src)
-    res = check_dataset(load_dataset_config("cifar10", CONFIGS), tmp_path / "data", ["test", "train"])
+    res = check_dataset(shipped("cifar10"), tmp_path / "data", ["test", "train"])
     assert res == {"status": "ok", "counts": {"test": 20, "train": 10}, "problems": []}
+    # the shipped YAML's published counts (10,000 test images) tell this 20-image extraction from the real one
+    res = check_dataset(load_dataset_config("cifar10", CONFIGS), tmp_path / "data", ["test"])
+    assert res["status"] == "incomplete" and res["problems"] == [
+        f"test: 20 images, but key 'counts' of {CONFIGS / 'cifar10.yaml'} says 10,000 (a partial download or "
+        "extraction; a deliberate subset: drop the split from 'counts')"]
 
 
 def test_a_published_checksum_that_does_not_match_is_a_one_line_error(tmp_path, offline):
@@ -57,7 +69,7 @@ def test_a_published_checksum_that_does_not_match_is_a_one_line_error(tmp_path, 
 
 
 def _coop_images(tmp_path, name: str, images: str) -> tuple[Path, dict]:
-    cfg = load_dataset_config(name, CONFIGS)
+    cfg = shipped(name)
     build = tmp_path / "build" / name
     demo_data.write_coop_split(build, cfg.get("disk_classnames") or cfg["classnames"],
                                {"train": 1, "val": 1, "test": 1}, cfg["split_file"], images=images, size=16)
@@ -192,7 +204,7 @@ def test_caltech101_caltech256_and_flowers_in_their_published_layouts(tmp_path, 
         z.writestr("caltech-101/Annotations.tar", empty.getvalue())
     (src / c101["split_file"]).write_bytes((build / c101["split_file"]).read_bytes())
     # Caltech-256: 256_ObjectCategories.tar of <nnn.name>/ folders, 3 images each (the YAML slices train 0-60)
-    c256 = load_dataset_config("caltech256", CONFIGS)
+    c256 = shipped("caltech256")
     folders = tmp_path / "build" / "c256"
     demo_data.write_imagefolder(folders, c256["disk_classnames"], {"all": 3}, size=8)
     for d in (folders / "all").iterdir():  # write_imagefolder names folders by name; the archive's are nnn.name
@@ -217,7 +229,7 @@ def test_caltech101_caltech256_and_flowers_in_their_published_layouts(tmp_path, 
 
 def test_imagenet_r_tar_from_its_authors_url(tmp_path, offline):
     offline()
-    cfg = load_dataset_config("imagenet_r", CONFIGS)
+    cfg = shipped("imagenet_r")
     build = tmp_path / "build" / "imagenet-r"
     demo_data.write_imagefolder(tmp_path / "build" / "x", [f"c{i}" for i in range(len(cfg["folders"]))], {"all": 1},
                                 size=8)

@@ -436,14 +436,14 @@ def test_every_missing_dataset_and_model_is_listed_before_any_job_runs(tmp_path)
     cmd = [sys.executable, "-m", "snakemake", "results/table1.csv", "--cores", "1", "--configfile", "c.yaml"]
     out = subprocess.run(cmd, cwd=wf, capture_output=True, text=True)
     assert out.returncode != 0
-    assert "synrec: 3 input(s) missing, nothing was submitted:" in out.stderr, out.stderr[-2000:]
+    assert "synrec: 3 input(s) missing or incomplete, nothing was submitted:" in out.stderr, out.stderr[-2000:]
     for what in ("dataset 'eurosat': folder", "dataset 'dtd': folder", "model 'clip-RN50': ./nomodels/rn50"):
         assert what in out.stderr
     assert not (wf / "work/logs").exists() and not (wf / "results").exists()  # no job ran
     # one dataset's target: only what it needs is listed
     one = subprocess.run([*cmd[:3], "results/zeroshot/dtd/RN50/CLIP.json", *cmd[4:]], cwd=wf, capture_output=True,
                          text=True)
-    assert "2 input(s) missing" in one.stderr and "eurosat" not in one.stderr
+    assert "2 input(s) missing or incomplete" in one.stderr and "eurosat" not in one.stderr
     # a folder that is there but not complete: the full check of synrec.datasets --check, also before any job
     (tmp_path / "nodata" / "dtd").mkdir(parents=True)
     one = subprocess.run([*cmd[:3], "results/zeroshot/dtd/RN50/CLIP.json", *cmd[4:]], cwd=wf, capture_output=True,
@@ -464,6 +464,28 @@ def test_every_missing_dataset_and_model_is_listed_before_any_job_runs(tmp_path)
                          text=True)
     assert "dataset 'dtd' split 'test' is incomplete: test: 47 of 47 listed images do not exist" in one.stderr
     assert not (wf / "work/manifests/data/dtd").exists()
+    # every image there, 47 where dtd.yaml's published counts say 1,692: a partial download, found the same way
+    demo_data.write_coop_split(tmp_path / "nodata" / "dtd", dtd["classnames"], {"test": 1}, dtd["split_file"],
+                               images=dtd["images"], size=8)
+    one = subprocess.run([*cmd[:3], "results/zeroshot/dtd/RN50/CLIP.json", *cmd[4:]], cwd=wf, capture_output=True,
+                         text=True)
+    short = "dataset 'dtd' split 'test' is incomplete: test: 47 images, but key 'counts' of"
+    assert short in one.stderr and "says 1,692 (a partial download" in one.stderr, one.stderr[-2000:]
+    assert not (wf / "work/manifests/data/dtd").exists()
+    # without the counts the split passes and is adopted; with them back, the next run checks the adopted split's
+    # count again (without reading it) and stops before any job
+    yaml_path = wf / "config/datasets/dtd.yaml"
+    shipped = yaml_path.read_text()
+    yaml_path.write_text(shipped.split("\ncounts:")[0] + "\n")
+    one = subprocess.run([*cmd[:3], "results/zeroshot/dtd/RN50/CLIP.json", *cmd[4:]], cwd=wf, capture_output=True,
+                         text=True)
+    assert "1 input(s) missing or incomplete" in one.stderr and "model 'clip-RN50'" in one.stderr, one.stderr[-2000:]
+    assert (wf / "work/manifests/data/dtd/test.json").exists()
+    yaml_path.write_text(shipped)
+    one = subprocess.run([*cmd[:3], "results/zeroshot/dtd/RN50/CLIP.json", *cmd[4:]], cwd=wf, capture_output=True,
+                         text=True)
+    assert "2 input(s) missing or incomplete" in one.stderr and short in one.stderr, one.stderr[-2000:]
+    assert not (wf / "work/logs").exists()
 
 
 def test_bad_input_fails_with_one_line_and_no_partial_output(project):

@@ -43,6 +43,31 @@ EUROSAT_COOP = ["Annual Crop Land", "Forest", "Herbaceous Vegetation Land", "Hig
                 "Pasture Land", "Permanent Crop Land", "Residential Buildings", "River", "Sea or Lake"]
 
 
+COOP = "CoOp's split_zhou_{}.json (the counts CoOp's paper lists)"
+# images per split, as the publishers or CoOp's split files give them (Birdsnap: none, its images are fetched from
+# URLs of which a varying share still answers)
+COUNTS = {
+    "cifar10": ({"train": 50000, "test": 10000}, "the CIFAR-10 page (cs.toronto.edu/~kriz/cifar.html)"),
+    "cifar100": ({"train": 50000, "test": 10000}, "the CIFAR-100 page (cs.toronto.edu/~kriz/cifar.html)"),
+    "caltech101": ({"train": 4128, "val": 1649, "test": 2465}, COOP.format("Caltech101")),
+    "caltech256": ({"train": 15420, "test": 15187},
+                   "30,607 images in 257 folders (Griffin et al. 2007); train = each folder's first 60"),
+    "imagenet": ({"train": 1281167, "test": 50000}, "ILSVRC-2012 train and val"),
+    "sun397": ({"train": 15880, "val": 3970, "test": 19850}, COOP.format("SUN397")),
+    "aircraft": ({"train": 3334, "val": 3333, "test": 3333}, "FGVC-Aircraft 2013b images_variant_{train,val,test}.txt"),
+    "cars": ({"train": 6509, "val": 1635, "test": 8041}, COOP.format("StanfordCars")),
+    "cub": ({"train": 5994, "test": 5794}, "CUB-200-2011 train_test_split.txt"),
+    "flowers": ({"train": 4093, "val": 1633, "test": 2463}, COOP.format("OxfordFlowers")),
+    "food101": ({"train": 50500, "val": 20200, "test": 30300, "zeroshot_test": 25250},
+                COOP.format("Food101") + "; zeroshot_test: Food-101's meta/test.txt"),
+    "pets": ({"train": 2944, "val": 736, "test": 3669}, COOP.format("OxfordPets")),
+    "dtd": ({"train": 2820, "val": 1128, "test": 1692}, COOP.format("DescribableTextures")),
+    "eurosat": ({"train": 13500, "val": 5400, "test": 8100}, COOP.format("EuroSAT")),
+    "imagenet_sketch": ({"test": 50889}, "ImageNet-Sketch as released (github.com/HaohanWang/ImageNet-Sketch)"),
+    "imagenet_r": ({"test": 30000}, "ImageNet-R (Hendrycks et al. 2021)"),
+}
+
+
 def year_first(name: str) -> str:
     """CoOp's Stanford Cars spelling: the devkit's name with its trailing year moved to the front
     ('AM General Hummer SUV 2000' -> '2000 AM General Hummer SUV'), as CoOp's stanford_cars.py writes its split."""
@@ -93,7 +118,8 @@ def build(cb_dir: Path) -> dict[str, dict]:
     add("aircraft", "Aircraft", "f", "imagefolder", "fgvc_aircraft_folders", lines("fgvc_aircraft"),
         CLIP_PROMPTS.format("fgvc_aircraft"), ["a photo of a {c}, a type of aircraft."],
         "the paper code's aircraft_template (one prompt; its 17.34 is a single-template number)",
-        splits={"train": "train", "test": "test"}, check_names=False,
+        splits={"train": "train", "val": "val", "test": "test"},
+        disk_classnames=[f"{i + 1:03d}.{c.replace('/', '_')}" for i, c in enumerate(lines("fgvc_aircraft"))],
         generation_template="a photo of {}, a type of aircraft")
     add("birdsnap", "Birdsnap", "f", "imagefolder", "birdsnap", lines("birdsnap"), CLIP_PROMPTS.format("birdsnap"),
         ["a photo of a {c}, a type of bird."], "OpenAI CLIP data/prompts.md", splits={"train": "train", "test": "test"},
@@ -129,6 +155,8 @@ def build(cb_dir: Path) -> dict[str, dict]:
     add("imagenet_r", "ImageNet-R", "r", "imagefolder", "imagenet-r", [imagenet[i] for i in r_idx],
         in_src + " at timm's imagenet_r_indices", imagenet_tpl, in_tpl_src, splits={"test": "."},
         folders=timm_lines("imagenet_r_synsets.txt"))
+    for name, (counts, source) in COUNTS.items():
+        d[name]["counts"], d[name]["counts_source"] = counts, source
     return d
 
 
