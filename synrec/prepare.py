@@ -10,6 +10,9 @@ from the Google-Drive files CoOp's DATASETS.md links, through torchvision's Driv
 from ``DIR`` (copied from elsewhere) instead of the network; the checksums are still verified. Afterwards each
 dataset is read back and checked like ``python -m synrec.datasets --check`` does.
 
+Aircraft and CUB are sorted after unpacking into the class folders their YAMLs read, by their own split files
+(hard links: no second copy on disk), one split folder at a time under a temporary name.
+
 Datasets without a recipe here (ImageNet and the others that need a login or a manual step, and those not yet
 automated) print where to get them; ``--check`` then says what is missing.
 """
@@ -17,6 +20,7 @@ automated) print where to get them; ``--check`` then says what is missing.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ class Recipe:
     split: tuple[str, str] | None = None
     links: tuple[tuple[str, str], ...] = ()  # (link, target relative to the link's folder)
     urls: tuple[tuple[str, str, str], ...] = ()  # (url, published md5, folder under data_root) outside torchvision
+    arrange: str = ""  # a function of ARRANGE: sorts the unpacked images into the class folders the YAML reads
 
 
 RECIPES = {
@@ -69,6 +74,15 @@ RECIPES = {
     # ImageNet-R: the authors' tar (its md5 as ImageNet-R loaders in other projects pin it) -> imagenet-r/<synset>/
     "imagenet_r": Recipe((), ("imagenet-r.tar",), urls=(("https://people.eecs.berkeley.edu/~hendrycks/imagenet-r.tar",
                                                           "a61312130a589d0ca1a8fca1f2bd3337", "."),)),
+    # FGVC-Aircraft 2013b (torchvision's URL; Oxford publishes no checksum): fgvc_aircraft/fgvc-aircraft-2013b, its
+    # images sorted by images_variant_{train,val,test}.txt into fgvc_aircraft_folders/<split>/<NNN>.<variant>/
+    "aircraft": Recipe((("FGVCAircraft", {}, "fgvc_aircraft"),), ("fgvc_aircraft/fgvc-aircraft-2013b.tar.gz",),
+                       arrange="aircraft"),
+    # CUB-200-2011 from CaltechDATA (md5 as other CUB loaders pin it), its images sorted by train_test_split.txt
+    # into CUB_200_2011/{train,test}/<NNN.Class_name>/
+    "cub": Recipe((), ("CUB_200_2011.tgz",), urls=(("https://data.caltech.edu/records/65de6-vp158/files/"
+                                                    "CUB_200_2011.tgz", "97eceeb196236b17998738112f37df78", "."),),
+                  arrange="cub"),
     # PASCAL VOC for Table 11: VOC2007 trainval + test and VOC2012 trainval under voc/VOCdevkit (pretraining.voc)
     "voc": Recipe((("VOCDetection", {"year": "2007", "image_set": "trainval"}, "voc"),
                    ("VOCDetection", {"year": "2007", "image_set": "test"}, "voc"),
@@ -79,17 +93,74 @@ RECIPES = {
 
 #: where to get the datasets that have no recipe yet (CoOp's DATASETS.md sources, and the paper's others)
 MANUAL = {
-    "imagenet": "ILSVRC-2012 from image-net.org (login): train/ and val/ with one folder per synset under "
-                "imagenet/images/",
-    "cars": "cars_train/cars_test + devkit (Stanford; mirrors vary) and CoOp's split_zhou_StanfordCars.json",
-    "aircraft": "fgvc-aircraft-2013b.tar.gz (Oxford VGG), its images sorted into fgvc_aircraft_folders/{train,test}/"
-                "<variant>/ (class folders in label order)",
-    "cub": "CUB_200_2011.tgz (Caltech), its images sorted into CUB_200_2011/{train,test}/<class>/ by "
-           "train_test_split.txt",
-    "birdsnap": "the Birdsnap images (fetched from their URLs with its get_birdsnap.py) sorted into "
-                "birdsnap/{train,test}/<class>/",
-    "imagenet_sketch": "ImageNet-Sketch (github.com/HaohanWang/ImageNet-Sketch) extracted as imagenet-sketch/sketch/",
+    "imagenet": "ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from image-net.org (login); unpack the train "
+                "tar's per-synset tars into imagenet/images/train/<synset>/ and sort the 50,000 val images into "
+                "imagenet/images/val/<synset>/ by the devkit's ground truth (e.g. the widely used valprep.sh)",
+    "cars": "cars_train.tgz, cars_test.tgz (Stanford's original URL is gone; torchvision's class says so, mirrors "
+            "vary) unpacked as stanford_cars/{cars_train,cars_test}/<id>.jpg, and CoOp's split_zhou_StanfordCars.json "
+            "(CoOp's DATASETS.md) in stanford_cars/",
+    "birdsnap": "birdsnap.tgz (birdsnap.com: metadata and get_birdsnap.py, which fetches the images from their URLs; "
+                "some are gone), its images sorted into birdsnap/{train,test}/<species>/ by test_images.txt",
+    "imagenet_sketch": "ImageNet-Sketch.zip (github.com/HaohanWang/ImageNet-Sketch, Google Drive or Kaggle) "
+                       "unzipped so that imagenet-sketch/sketch/<synset>/ holds the images",
 }
+
+
+def _link(src: Path, dst: Path) -> None:
+    """``dst`` as a hard link to ``src`` (no second copy on disk), or a copy where links are not possible."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _sort_into(out: Path, items: dict[str, list[tuple[Path, str]]]) -> None:
+    """``out/<split>/<class folder>/<file>`` for each ``(image, class folder)`` of each split, each split built
+    under a temporary name and renamed when complete (a split folder that exists is complete and is kept)."""
+    for split, pairs in items.items():
+        final = out / split
+        if final.is_dir():
+            continue
+        tmp = out / f".{split}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        for image, folder in pairs:
+            if not image.is_file():
+                raise SynrecError(f"{image} is listed in the dataset's split files but was not unpacked")
+            _link(image, tmp / folder / image.name)
+        tmp.rename(final)
+
+
+def _arrange_aircraft(data_root: Path) -> None:
+    from torchvision.datasets import FGVCAircraft
+
+    items = {}
+    for split in ("train", "val", "test"):
+        tv = FGVCAircraft(str(data_root / "fgvc_aircraft"), split=split, annotation_level="variant")
+        folders = [f"{i + 1:03d}.{c.replace('/', '_')}" for i, c in enumerate(tv.classes)]
+        items[split] = [(Path(f), folders[label]) for f, label in zip(tv._image_files, tv._labels)]
+    _sort_into(data_root / "fgvc_aircraft_folders", items)
+
+
+def _arrange_cub(data_root: Path) -> None:
+    root = data_root / "CUB_200_2011"
+
+    def table(name: str) -> dict[str, str]:
+        path = root / name
+        if not path.is_file():
+            raise SynrecError(f"{path} does not exist (CUB_200_2011.tgz unpacks it)")
+        return dict(line.split(" ", 1) for line in path.read_text().splitlines() if line.strip())
+
+    images, is_train = table("images.txt"), table("train_test_split.txt")
+    items = {"train": [], "test": []}
+    for image_id, rel in images.items():
+        rel = rel.strip()
+        items["train" if is_train[image_id].strip() == "1" else "test"].append((root / "images" / rel,
+                                                                                rel.split("/")[0]))
+    _sort_into(root, items)
+
+
+ARRANGE = {"aircraft": _arrange_aircraft, "cub": _arrange_cub}
 
 
 def _copy_from(src_dir: Path, rel: str, data_root: Path) -> bool:
@@ -136,6 +207,12 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
         except Exception as exc:
             raise SynrecError(f"{name}: {url} could not be fetched or verified ({str(exc).splitlines()[0][:160]})"
                               ) from None
+    if r.arrange:
+        try:
+            ARRANGE[r.arrange](data_root)
+        except (SynrecError, OSError, RuntimeError, KeyError, ValueError) as exc:  # a file the layout should hold
+            why = str(exc) if isinstance(exc, SynrecError) else str(exc).splitlines()[0][:160]
+            raise SynrecError(f"{name}: the unpacked archive is not in its published layout ({why})") from None
     for link, target in r.links:
         if not ((data_root / link).exists() or (data_root / link).is_symlink()):
             (data_root / link).symlink_to(target, target_is_directory=True)

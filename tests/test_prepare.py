@@ -111,7 +111,8 @@ def test_dtd_tarball_in_torchvisions_layout_is_shown_as_coops(tmp_path, offline)
 
 
 def test_datasets_without_a_recipe_say_where_to_get_them(tmp_path, capsys):
-    with pytest.raises(SynrecError, match=r"imagenet: no automatic recipe; get ILSVRC-2012 from image-net.org"):
+    with pytest.raises(SynrecError, match=r"imagenet: no automatic recipe; get ILSVRC2012_img_train.tar and "
+                                          r"ILSVRC2012_img_val.tar from image-net.org \(login\)"):
         prepare.prepare("imagenet", tmp_path)
     assert prepare.main(["imagenet", "--data-root", str(tmp_path)]) == 1
     assert "synrec: imagenet: no automatic recipe" in capsys.readouterr().out
@@ -242,3 +243,91 @@ def test_imagenet_r_tar_from_its_authors_url(tmp_path, offline):
     prepare.prepare("imagenet_r", tmp_path / "data", src)
     res = check_dataset(cfg, tmp_path / "data", ["test"])
     assert res["status"] == "ok" and res["counts"] == {"test": 200}, res
+
+
+def _jpeg(path: Path, value: int) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (value % 256, 40, 90)).save(path)
+    return path
+
+
+def test_aircraft_tarball_is_sorted_into_variant_folders_in_label_order(tmp_path, offline):
+    """fgvc-aircraft-2013b as Oxford publishes it (data/images/<id>.jpg, variants.txt, images_variant_<split>.txt
+    lines '<id> <variant>'), read by torchvision's FGVCAircraft, sorted into the folders aircraft.yaml reads."""
+    offline()
+    cfg = shipped("aircraft")
+    build = tmp_path / "build" / "fgvc-aircraft-2013b" / "data"
+    variants = cfg["classnames"]  # 'F/A-18' among them: a folder name cannot hold it as it is
+    (build / "variants.txt").parent.mkdir(parents=True)
+    (build / "variants.txt").write_text("".join(f"{v}\n" for v in variants))
+    truth = {}
+    for k, split in enumerate(("train", "val", "test")):
+        rows = []
+        for i, v in enumerate(variants[::-1]):  # listed out of label order
+            image_id = f"{k}{i:06d}"
+            _jpeg(build / "images" / f"{image_id}.jpg", i)
+            rows.append(f"{image_id} {v}\n")
+            truth[image_id] = variants.index(v)
+        (build / f"images_variant_{split}.txt").write_text("".join(rows))
+    (build / "images_variant_trainval.txt").write_text(
+        (build / "images_variant_train.txt").read_text() + (build / "images_variant_val.txt").read_text())
+    src = tmp_path / "src"
+    src.mkdir()
+    _tar(src / "fgvc-aircraft-2013b.tar.gz", {"fgvc-aircraft-2013b": build.parent})
+    data = tmp_path / "data"
+    prepare.prepare("aircraft", data, src)
+    res = check_dataset(cfg, data, ["train", "val", "test"])  # class count and the names, label by label
+    assert res["status"] == "ok" and res["counts"] == {"train": 100, "val": 100, "test": 100}, res
+    from synrec.datasets import load_split
+
+    test = load_split(cfg, data, "test")
+    assert {p.stem: int(label) for p, label in zip(test.paths, test.labels)} == {
+        i: t for i, t in truth.items() if i.startswith("2")}
+    fa18 = next(p for p in test.paths if truth[p.stem] == variants.index("F/A-18"))
+    assert fa18.parent.name == f"{variants.index('F/A-18') + 1:03d}.F_A-18"
+    assert fa18.stat().st_ino == (data / "fgvc_aircraft/fgvc-aircraft-2013b/data/images" / fa18.name).stat().st_ino
+    prepare.prepare("aircraft", data, src)  # a rerun finds everything in place
+    # a variant list in another order than aircraft.yaml's: the label-by-label check refuses it
+    (data / "fgvc_aircraft_folders/test" / fa18.parent.name).rename(data / "fgvc_aircraft_folders/test/000.F_A-18")
+    with pytest.raises(SynrecError, match=r"label 0 is '000.F_A-18' in .*test but '001.707-320' in .*aircraft.yaml"):
+        load_split(cfg, data, "test")
+
+
+def test_cub_tarball_is_sorted_by_its_train_test_split(tmp_path, offline):
+    """CUB_200_2011.tgz as CaltechDATA publishes it (images/<NNN.Class>/<file>.jpg, images.txt, train_test_split.txt),
+    sorted into CUB_200_2011/{train,test}/<NNN.Class>/; a listed image missing from the archive is one line, and no
+    split folder is left half made."""
+    offline()
+    cfg = shipped("cub")
+    build = tmp_path / "build" / "CUB_200_2011"
+    images, split, n = [], [], 0
+    for folder in cfg["disk_classnames"]:
+        for j in range(3):
+            n += 1
+            rel = f"{folder}/{folder.split('.')[1]}_{j:04d}.jpg"
+            _jpeg(build / "images" / rel, n)
+            images.append(f"{n} {rel}\n")
+            split.append(f"{n} {int(j < 2)}\n")  # two train images per class, one test
+    (build / "images.txt").write_text("".join(images))
+    (build / "train_test_split.txt").write_text("".join(split))
+    src = tmp_path / "src"
+    src.mkdir()
+    _tar(src / "CUB_200_2011.tgz", {"CUB_200_2011": build})
+    data = tmp_path / "data"
+    prepare.prepare("cub", data, src)
+    res = check_dataset(cfg, data, ["train", "test"])
+    assert res["status"] == "ok" and res["counts"] == {"train": 400, "test": 200}, res
+    assert sorted(p.name for p in (data / "CUB_200_2011/test/001.Black_footed_Albatross").iterdir()) == [
+        "Black_footed_Albatross_0002.jpg"]
+    # an archive that lists an image it does not hold
+    (build / "images.txt").write_text("".join(images) + f"{n + 1} 001.Black_footed_Albatross/gone.jpg\n")
+    (build / "train_test_split.txt").write_text("".join(split) + f"{n + 1} 1\n")
+    (src / "CUB_200_2011.tgz").unlink()
+    _tar(src / "CUB_200_2011.tgz", {"CUB_200_2011": build})
+    data2 = tmp_path / "data2"
+    with pytest.raises(SynrecError, match=r"^cub: the unpacked archive is not in its published layout \(.*gone\.jpg "
+                                          r"is listed in the dataset's split files but was not unpacked\)$"):
+        prepare.prepare("cub", data2, src)
+    assert not (data2 / "CUB_200_2011/train").exists()

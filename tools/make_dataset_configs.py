@@ -63,7 +63,7 @@ COUNTS = {
     "pets": ({"train": 2944, "val": 736, "test": 3669}, COOP.format("OxfordPets")),
     "dtd": ({"train": 2820, "val": 1128, "test": 1692}, COOP.format("DescribableTextures")),
     "eurosat": ({"train": 13500, "val": 5400, "test": 8100}, COOP.format("EuroSAT")),
-    "imagenet_sketch": ({"test": 50889}, "ImageNet-Sketch as released (github.com/HaohanWang/ImageNet-Sketch)"),
+    "imagenet_sketch": ({"test": 50889}, "the released ImageNet-Sketch, as its Hugging Face copy counts it"),
     "imagenet_r": ({"test": 30000}, "ImageNet-R (Hendrycks et al. 2021)"),
 }
 
