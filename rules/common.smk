@@ -11,6 +11,8 @@ sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also insid
 from synrec import manifest as synrec_manifest
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
 from synrec.datasets import ZEROSHOT_TEST
+from synrec.datasets import dataset_folder as synrec_dataset_folder
+from synrec.datasets import how_to_get as synrec_how_to_get
 from synrec.datasets import has_val_split as dataset_has_val_split
 from synrec.features import REAL_SOURCES
 from synrec.errors import SynrecError
@@ -177,8 +179,8 @@ def missing_content(jobs):
             if not Path(dataset_dir_of(cfg)).is_dir():
                 lines[w.dataset] = (
                     f"dataset '{w.dataset}': folder {dataset_dir_of(cfg)} does not exist (key 'root' in "
-                    f"{cfg.get('_path', 'its config')} under data_root '{config['data_root']}'): put the dataset "
-                    "there as config/README.md 'Datasets' says, or leave it out with --config datasets=[...]"
+                    f"{cfg.get('_path', 'its config')} under data_root '{config['data_root']}'): "
+                    f"{synrec_how_to_get(cfg, config['data_root'])}; or leave it out with --config datasets=[...]"
                 )
         elif name == "model_manifest" and not made_model_folder(w.role):
             local = local_model_path(model_roles()[w.role])
@@ -282,8 +284,7 @@ def dataset_dir(name):
 
 
 def dataset_dir_of(cfg):
-    root = Path(cfg["root"])
-    return str(root if root.is_absolute() else Path(config["data_root"]) / root)
+    return str(synrec_dataset_folder(cfg, config["data_root"]))
 
 
 def log_path(rule_name, pattern):

@@ -109,10 +109,29 @@ class Split:
         return self._fingerprint
 
 
+def _under(folder: str, data_root: str | Path) -> Path:
+    return Path(folder) if Path(folder).is_absolute() else Path(data_root) / folder
+
+
+def on_disk(cfg: dict, data_root: str | Path) -> dict:
+    """The config of the dataset as it is on disk: its own layout (``root``), or, when that folder is absent and
+    the hub copy of key ``hub_webdataset`` is present, that copy (CLIP_benchmark's webdataset layout, its splits
+    only, its class names compared with ``classnames``: the copy spells them as the dataset's own metadata does)."""
+    hub = cfg.get("hub_webdataset")
+    if not hub or _under(cfg["root"], data_root).is_dir() or not _under(hub["root"], data_root).is_dir():
+        return cfg
+    out = {k: v for k, v in cfg.items() if k not in ("disk_classnames", "zeroshot_test", "per_class_slice", "folders")}
+    return {**out, "format": "webdataset", "root": hub["root"], "splits": {s: s for s in hub["splits"]},
+            "_copy": hub["repo"]}
+
+
+def dataset_folder(cfg: dict, data_root: str | Path) -> Path:
+    """The folder the dataset is read from (its own ``root``, or its hub copy: :func:`on_disk`)."""
+    return _under(on_disk(cfg, data_root)["root"], data_root)
+
+
 def _dataset_root(cfg: dict, data_root: str | Path) -> Path:
-    root = Path(cfg["root"])
-    if not root.is_absolute():
-        root = Path(data_root) / root
+    root = _under(cfg["root"], data_root)
     if not root.is_dir():
         raise SynrecError(
             f"dataset '{cfg['name']}': folder {root} does not exist (key 'root' in {cfg.get('_path', 'its config')}"
@@ -348,8 +367,13 @@ def load_split(cfg: dict, data_root: str | Path, split: str | None = None) -> Sp
     """Read one split (default: the dataset's ``test_split``) of the dataset described by ``cfg``; ``zeroshot_test``
     is the zero-shot study's own test list where the config has one, else the ``test_split``."""
     split = split or cfg["test_split"]
+    cfg = on_disk(cfg, data_root)
     if split == ZEROSHOT_TEST and "zeroshot_test" not in cfg:
         split = cfg["test_split"]
+    if "_copy" in cfg and split not in cfg["splits"]:
+        raise SynrecError(f"dataset '{cfg['name']}': its hub copy ({cfg['_copy']}) under {cfg['root']} holds only "
+                          f"{'/'.join(cfg['splits'])}; split '{split}' needs the dataset in its own layout (root "
+                          f"in {cfg.get('_path')}; python -m synrec.prepare {cfg['name']})")
     root = _dataset_root(cfg, data_root)
     if split == ZEROSHOT_TEST:
         out = _read_list_file(cfg, root, cfg["zeroshot_test"])
@@ -363,6 +387,7 @@ def load_split(cfg: dict, data_root: str | Path, split: str | None = None) -> Sp
 def disk_classnames(cfg: dict, data_root: str | Path, split: str | None = None) -> list[str]:
     """The class names as the dataset's own files spell them, in label order (for ``disk_classnames``)."""
     split = split or cfg["test_split"]
+    cfg = on_disk(cfg, data_root)
     root = _dataset_root(cfg, data_root)
     if cfg["format"] == "cifar":
         meta, _, names_key, _ = _cifar_layout(cfg, root, split)
@@ -431,7 +456,7 @@ def check_dataset(cfg: dict, data_root: str | Path, splits: list[str], samples: 
     class names and count as the YAML says), every image it lists exists, and it holds as many images as the YAML's
     ``counts`` says; readable: ``samples`` images per split, spread over it, decode (:func:`check_split`)."""
     out = {"status": "ok", "counts": {}, "problems": []}
-    root = Path(cfg["root"]) if Path(cfg["root"]).is_absolute() else Path(data_root) / cfg["root"]
+    root = dataset_folder(cfg, data_root)
     if not root.is_dir():
         return {**out, "status": "missing", "problems": [f"folder {root} does not exist"]}
     rank = {"ok": 0, "unreadable": 1, "incomplete": 2}
@@ -447,6 +472,19 @@ def check_dataset(cfg: dict, data_root: str | Path, splits: list[str], samples: 
         out["problems"] += problems
         out["status"] = max(out["status"], status, key=rank.get)
     return out
+
+
+def how_to_get(cfg: dict, data_root: str | Path) -> str:
+    """The command or manual step that puts dataset ``cfg`` under ``data_root``."""
+    from .prepare import MANUAL, RECIPES
+
+    name = cfg["name"]
+    fix = (f"python -m synrec.prepare {name} --data-root {data_root}" if name in RECIPES else
+           f"get {MANUAL[name]}" if name in MANUAL else
+           f"put it under {data_root} as {cfg.get('_path')} says (root, format, split file)")
+    if cfg.get("hub_webdataset"):
+        fix += f" (its test split alone: python -m synrec.prepare {name} --hub --data-root {data_root})"
+    return fix
 
 
 def _check_main(args) -> int:
@@ -469,13 +507,8 @@ def _check_main(args) -> int:
         for problem in res["problems"]:
             print(f"{'':<16} {'':<11} - {problem}")
         if res["status"] != "ok":
-            from .prepare import MANUAL, RECIPES
-
             bad += 1
-            fix = (f"python -m synrec.prepare {name} --data-root {data_root}" if name in RECIPES else
-                   f"get {MANUAL[name]}" if name in MANUAL else
-                   f"put it under {data_root} as {cfg.get('_path')} says (root, format, split file)")
-            print(f"{'':<16} {'':<11}   fix: {fix}; config/README.md 'Datasets on disk'")
+            print(f"{'':<16} {'':<11}   fix: {how_to_get(cfg, data_root)}; config/README.md 'Datasets on disk'")
     print(f"synrec: {len(names) - bad} of {len(names)} datasets present, complete and readable")
     return 1 if bad else 0
 

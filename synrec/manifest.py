@@ -92,9 +92,9 @@ def data_manifest(cfg: dict, data_root: str | Path, split: str, previous: dict |
     anew gets the full check of ``python -m synrec.datasets --check`` (complete, counts as the YAML says, readable),
     content taken from ``previous`` the count check; a split that fails is a one-line :class:`SynrecError`, and
     no manifest is made of it."""
-    from .datasets import _dataset_root, check_split, count_problem, load_split
+    from .datasets import _dataset_root, check_split, count_problem, load_split, on_disk
 
-    quick = _folder_signature(_dataset_root(cfg, data_root))[0]
+    quick = _folder_signature(_dataset_root(on_disk(cfg, data_root), data_root))[0]
     if previous and previous.get("quick") == quick and previous.get("identity", {}).get("split") == split:
         problem = count_problem(cfg, split, previous["identity"]["images"])  # the YAML's counts, edited since
         if problem:
@@ -122,9 +122,9 @@ def model_mtime_ns(path: str | Path | None) -> int:
 
 def data_mtime_ns(cfg: dict, data_root: str | Path) -> int:
     """The newest modification time of a dataset folder's folders and metadata files."""
-    from .datasets import _dataset_root
+    from .datasets import _dataset_root, on_disk
 
-    return _folder_signature(_dataset_root(cfg, data_root))[1]
+    return _folder_signature(_dataset_root(on_disk(cfg, data_root), data_root))[1]
 
 
 def read(path: str | Path) -> dict:

@@ -1,6 +1,6 @@
 """Fetch datasets from their public sources into the layout their ``config/datasets/<name>.yaml`` reads.
 
-    python -m synrec.prepare eurosat dtd cifar10 cifar100 [--data-root data] [--from DIR]
+    python -m synrec.prepare eurosat dtd cifar10 cifar100 [--data-root data] [--from DIR] [--hub]
 
 Run it on a login node with network; compute nodes need none. The archives come through torchvision's own dataset
 classes, so their URLs and published md5 checksums are torchvision's, and an archive already in place with the
@@ -12,6 +12,10 @@ dataset is read back and checked like ``python -m synrec.datasets --check`` does
 
 Aircraft and CUB are sorted after unpacking into the class folders their YAMLs read, by their own split files
 (hard links: no second copy on disk), one split folder at a time under a temporary name.
+
+``--hub`` fetches instead the copy a dataset YAML names under ``hub_webdataset``: CLIP_benchmark's webdataset test
+set on the Hugging Face hub (Cars, Aircraft, ImageNet, ImageNet-Sketch, ImageNet-R), through ``huggingface_hub``.
+It is read when the dataset's own folder is absent, for the splits it holds (the zero-shot study's test split).
 
 Datasets without a recipe here (ImageNet and the others that need a login or a manual step, and those not yet
 automated) print where to get them; ``--check`` then says what is missing.
@@ -227,25 +231,67 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
                                   f"(id {file_id}: {str(exc).splitlines()[0][:120]}); put it at {target}") from None
 
 
+HUB_FILES = ("classnames.txt", "zeroshot_classification_templates.txt", "dataset_type.txt")
+
+
+def prepare_hub(cfg: dict, data_root: str | Path, source_dir: str | Path | None = None) -> Path:
+    """Fetch the dataset's hub copy (key ``hub_webdataset``: CLIP_benchmark's webdataset test set) into
+    ``<data_root>/<root>`` with ``huggingface_hub`` (resumable; each file checked against the hub's hash), or copy it
+    from ``<source_dir>/<repo name>``. Returns the folder."""
+    name, hub = cfg["name"], cfg.get("hub_webdataset")
+    if not hub:
+        raise SynrecError(f"{name}: no hub copy (key 'hub_webdataset' in {cfg.get('_path')})")
+    dest = Path(hub["root"]) if Path(hub["root"]).is_absolute() else Path(data_root) / hub["root"]
+    if source_dir is not None:
+        src = Path(source_dir) / hub["repo"].split("/")[-1]
+        if not src.is_dir():
+            raise SynrecError(f"{name}: {src} not found (--from with --hub: a local copy of {hub['repo']})")
+        for split in hub["splits"]:
+            shutil.copytree(src / split, dest / split, dirs_exist_ok=True)
+        for f in HUB_FILES:
+            if (src / f).is_file():
+                shutil.copyfile(src / f, dest / f)
+        return dest
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(repo_id=hub["repo"], repo_type="dataset", local_dir=str(dest),
+                          allow_patterns=[*HUB_FILES, *(f"{s}/*" for s in hub["splits"])])
+    except Exception as exc:  # no network, a gated repository without a login (HF_TOKEN), a moved repository
+        raise SynrecError(f"{name}: {hub['repo']} could not be fetched from the Hugging Face hub "
+                          f"({str(exc).splitlines()[0][:160]})") from None
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     from .config import load_dataset_config
-    from .datasets import check_dataset, has_val_split
+    from .datasets import check_dataset, dataset_folder, has_val_split, on_disk
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="+", help="dataset names (config/datasets/<name>.yaml)")
     ap.add_argument("--data-root", default="data")
     ap.add_argument("--from", dest="source", default=None, help="take archives and split files from this folder")
     ap.add_argument("--config-dir", default="config/datasets")
+    ap.add_argument("--hub", action="store_true", help="fetch the YAML's hub_webdataset copy (the test split, for the "
+                    "zero-shot study) from the Hugging Face hub instead")
     args = ap.parse_args(argv)
     failed = 0
     for name in args.names:
         try:
-            prepare(name, args.data_root, args.source)
-            if not (Path(args.config_dir) / f"{name}.yaml").is_file():  # VOC: no dataset YAML to check against
-                print(f"{name}: fetched under {args.data_root}")
-                continue
-            cfg = load_dataset_config(name, args.config_dir)
-            splits = [cfg["test_split"], "train", *(["val"] if has_val_split(cfg, "val") else [])]
+            if args.hub:
+                cfg = load_dataset_config(name, args.config_dir)
+                dest = prepare_hub(cfg, args.data_root, args.source)
+                splits = cfg["hub_webdataset"]["splits"]
+                if "_copy" not in on_disk(cfg, args.data_root):
+                    print(f"{name}: {dataset_folder(cfg, args.data_root)} (its own layout) is present and is read; "
+                          f"the hub copy in {dest} is not used")
+            else:
+                prepare(name, args.data_root, args.source)
+                if not (Path(args.config_dir) / f"{name}.yaml").is_file():  # VOC: no dataset YAML to check against
+                    print(f"{name}: fetched under {args.data_root}")
+                    continue
+                cfg = load_dataset_config(name, args.config_dir)
+                splits = [cfg["test_split"], "train", *(["val"] if has_val_split(cfg, "val") else [])]
             res = check_dataset(cfg, args.data_root, list(dict.fromkeys(splits)))
             counts = ", ".join(f"{k} {v:,}" for k, v in res["counts"].items())
             print(f"{name}: {res['status']} ({counts})" + "".join(f"\n  - {p}" for p in res["problems"]))

@@ -79,3 +79,33 @@ def demo_models(tmp_path_factory) -> Path:
                           "config/demo.yaml"], cwd=root, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     return root / "resources" / "tiny"
+
+
+def write_clip_benchmark_webdataset(root, classnames, per_class, fmt="webp", per_shard=5, nshards_file=True):
+    """A test split in the layout clip_benchmark.webdataset_builder.convert_dataset writes: classnames.txt at the
+    root, test/<i>.tar shards of samples s%07d.<fmt> + s%07d.cls (the label as text), test/nshards.txt."""
+    import io
+    import tarfile
+
+    import numpy as np
+    from PIL import Image
+
+    (root / "test").mkdir(parents=True)
+    (root / "classnames.txt").write_text("\n".join(classnames) + "\n")
+    rng = np.random.default_rng(0)
+    samples = [(label, rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
+               for label in range(len(classnames)) for _ in range(per_class)]
+    shards = [samples[i:i + per_shard] for i in range(0, len(samples), per_shard)]
+    for s, shard in enumerate(shards):
+        with tarfile.open(root / "test" / f"{s}.tar", "w") as tar:
+            for j, (label, pixels) in enumerate(shard):
+                key = f"s{s * per_shard + j:07d}"
+                buf = io.BytesIO()
+                Image.fromarray(pixels).save(buf, format=fmt, **({"lossless": True} if fmt == "webp" else {}))
+                for name, data in ((f"{key}.{fmt}", buf.getvalue()), (f"{key}.cls", str(label).encode())):
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+    if nshards_file:
+        (root / "test" / "nshards.txt").write_text(f"{len(shards)}\n")
+    return samples

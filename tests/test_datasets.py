@@ -1,7 +1,7 @@
 
 import numpy as np
 import pytest
-from conftest import SHAPES, dataset_cfg
+from conftest import SHAPES, dataset_cfg, write_clip_benchmark_webdataset
 
 from synrec import demo_data
 from synrec.datasets import load_split
@@ -220,38 +220,9 @@ def test_the_zero_shot_study_on_food101_uses_the_official_test_list(tmp_path):
     assert "food101/features/RN50/zs-test.h5" in out.stdout and "food101/features/RN50/test.h5" not in out.stdout
 
 
-def _write_clip_benchmark_webdataset(root, classnames, per_class, fmt="webp", per_shard=5, nshards_file=True):
-    """A test split in the layout clip_benchmark.webdataset_builder.convert_dataset writes: classnames.txt at the
-    root, test/<i>.tar shards of samples s%07d.<fmt> + s%07d.cls (the label as text), test/nshards.txt."""
-    import io
-    import tarfile
-
-    from PIL import Image
-
-    (root / "test").mkdir(parents=True)
-    (root / "classnames.txt").write_text("\n".join(classnames) + "\n")
-    rng = np.random.default_rng(0)
-    samples = [(label, rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
-               for label in range(len(classnames)) for _ in range(per_class)]
-    shards = [samples[i:i + per_shard] for i in range(0, len(samples), per_shard)]
-    for s, shard in enumerate(shards):
-        with tarfile.open(root / "test" / f"{s}.tar", "w") as tar:
-            for j, (label, pixels) in enumerate(shard):
-                key = f"s{s * per_shard + j:07d}"
-                buf = io.BytesIO()
-                Image.fromarray(pixels).save(buf, format=fmt, **({"lossless": True} if fmt == "webp" else {}))
-                for name, data in ((f"{key}.{fmt}", buf.getvalue()), (f"{key}.cls", str(label).encode())):
-                    info = tarfile.TarInfo(name)
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
-    if nshards_file:
-        (root / "test" / "nshards.txt").write_text(f"{len(shards)}\n")
-    return samples
-
-
 @pytest.mark.parametrize("fmt", ["webp", "png"])
 def test_webdataset_reads_clip_benchmark_shards_image_for_image(tmp_path, fmt):
-    samples = _write_clip_benchmark_webdataset(tmp_path / "ds", list(SHAPES), per_class=3, fmt=fmt)
+    samples = write_clip_benchmark_webdataset(tmp_path / "ds", list(SHAPES), per_class=3, fmt=fmt)
     split = load_split(dataset_cfg("webdataset"), tmp_path, "test")
     assert split.labels.tolist() == [label for label, _ in samples] and len(split) == 12
     for i in (0, 4, 5, 11):  # across the three shards (5 + 5 + 2)
@@ -261,20 +232,20 @@ def test_webdataset_reads_clip_benchmark_shards_image_for_image(tmp_path, fmt):
 
 
 def test_webdataset_label_order_class_count_and_shards_are_checked(tmp_path):
-    _write_clip_benchmark_webdataset(tmp_path / "ds", list(SHAPES)[::-1], per_class=1)
+    write_clip_benchmark_webdataset(tmp_path / "ds", list(SHAPES)[::-1], per_class=1)
     with pytest.raises(SynrecError, match=r"label 0 is .* in .*classnames\.txt"):
         load_split(dataset_cfg("webdataset"), tmp_path, "test")
     other = tmp_path / "b"
-    _write_clip_benchmark_webdataset(other / "ds", list(SHAPES)[:3], per_class=1)
+    write_clip_benchmark_webdataset(other / "ds", list(SHAPES)[:3], per_class=1)
     with pytest.raises(SynrecError, match=r"classnames\.txt has 3 classes but .* lists 4"):
         load_split(dataset_cfg("webdataset"), other, "test")
     gone = tmp_path / "c"
-    _write_clip_benchmark_webdataset(gone / "ds", list(SHAPES), per_class=3)
+    write_clip_benchmark_webdataset(gone / "ds", list(SHAPES), per_class=3)
     (gone / "ds/test/1.tar").unlink()
     with pytest.raises(SynrecError, match=r"shard .*1\.tar does not exist .*says 3 shards"):
         load_split(dataset_cfg("webdataset"), gone, "test")
     globbed = tmp_path / "d"  # without nshards.txt the shards are taken in numeric order
-    samples = _write_clip_benchmark_webdataset(globbed / "ds", list(SHAPES), per_class=3, per_shard=1,
+    samples = write_clip_benchmark_webdataset(globbed / "ds", list(SHAPES), per_class=3, per_shard=1,
                                                nshards_file=False)
     split = load_split(dataset_cfg("webdataset"), globbed, "test")
     assert split.labels.tolist() == [label for label, _ in samples]  # 10.tar after 9.tar

@@ -3,6 +3,7 @@ download and unpack), taken with --from instead of the network, unpacked by torc
 readers. The published md5s cannot match made-up archives, so the checksum test runs them unpatched and the others
 accept existing files."""
 
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -331,3 +332,54 @@ def test_cub_tarball_is_sorted_by_its_train_test_split(tmp_path, offline):
                                           r"is listed in the dataset's split files but was not unpacked\)$"):
         prepare.prepare("cub", data2, src)
     assert not (data2 / "CUB_200_2011/train").exists()
+
+
+def test_a_hub_copy_is_fetched_with_huggingface_hub_and_read_where_the_own_layout_is_absent(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """--hub: CLIP_benchmark's webdataset test set of Cars from the hub (huggingface_hub's snapshot_download, here
+    answered from a local folder built as its builder writes it), read and checked against cars.yaml's class names
+    (the devkit's spelling: the copy's own); the few-shot train split needs the own layout, and says so."""
+    import huggingface_hub
+    from conftest import write_clip_benchmark_webdataset
+
+    from synrec.datasets import load_split
+
+    cfg = shipped("cars")
+    hub = tmp_path / "hub" / "wds_cars"
+    samples = write_clip_benchmark_webdataset(hub, cfg["classnames"], per_class=1, fmt="png", per_shard=64)
+    calls = []
+
+    def snapshot_download(repo_id, repo_type, local_dir, allow_patterns):
+        calls.append((repo_id, repo_type, allow_patterns))
+        shutil.copytree(hub, local_dir, dirs_exist_ok=True)
+        return local_dir
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    data = tmp_path / "data"
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    (cfg_dir / "cars.yaml").write_text((CONFIGS / "cars.yaml").read_text().split("\ncounts:")[0] + "\n")
+    assert prepare.main(["cars", "--hub", "--data-root", str(data), "--config-dir", str(cfg_dir)]) == 0
+    assert calls == [("clip-benchmark/wds_cars", "dataset", ["classnames.txt", "zeroshot_classification_templates.txt",
+                                                              "dataset_type.txt", "test/*"])]
+    assert "cars: ok (test 196)" in capsys.readouterr().out
+    test = load_split(cfg, data, "test")
+    assert test.labels.tolist() == [label for label, _ in samples] and test.members is not None
+    with pytest.raises(SynrecError, match=r"cars': its hub copy \(clip-benchmark/wds_cars\) under wds_cars holds only "
+                                          r"test; split 'train' needs the dataset in its own layout"):
+        load_split(cfg, data, "train")
+    # the published count applies to the copy too: 196 images where cars.yaml says 8,041
+    assert check_dataset(load_dataset_config("cars", CONFIGS), data, ["test"])["status"] == "incomplete"
+    # with the own layout present, that is what is read
+    (data / "stanford_cars").mkdir()
+    with pytest.raises(SynrecError, match=r"split file .*stanford_cars/split_zhou_StanfordCars\.json does not exist"):
+        load_split(cfg, data, "test")
+    # --from: the copy from a local folder named after the repository
+    prepare.prepare_hub(cfg, tmp_path / "data2", tmp_path / "hub")
+    assert len(load_split(cfg, tmp_path / "data2", "test")) == 196
+    # no network: one line
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda **kw: (_ for _ in ()).throw(OSError("offline\nmore")))
+    with pytest.raises(SynrecError, match=r"^cars: clip-benchmark/wds_cars could not be fetched from the Hugging Face "
+                                          r"hub \(offline\)$"):
+        prepare.prepare_hub(cfg, tmp_path / "data3")

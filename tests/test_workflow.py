@@ -437,7 +437,8 @@ def test_every_missing_dataset_and_model_is_listed_before_any_job_runs(tmp_path)
     out = subprocess.run(cmd, cwd=wf, capture_output=True, text=True)
     assert out.returncode != 0
     assert "synrec: 3 input(s) missing or incomplete, nothing was submitted:" in out.stderr, out.stderr[-2000:]
-    for what in ("dataset 'eurosat': folder", "dataset 'dtd': folder", "model 'clip-RN50': ./nomodels/rn50"):
+    for what in ("dataset 'eurosat': folder", "dataset 'dtd': folder", "model 'clip-RN50': ./nomodels/rn50",
+                 f"python -m synrec.prepare dtd --data-root {tmp_path / 'nodata'}; or leave it out"):
         assert what in out.stderr
     assert not (wf / "work/logs").exists() and not (wf / "results").exists()  # no job ran
     # one dataset's target: only what it needs is listed
@@ -548,7 +549,7 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     # test and LE features for 17 x 2 backbones, B for Table 2's datasets, and on RN50 for the few-shot datasets:
     # the train split, the val split where one exists apart from the test split, and each RG store
     with_val = [d for d in fs if "val" in dcfg[d]["splits"]]
-    assert len(with_val) == 6  # ImageNet's 'val' is its test split; our Aircraft folders have no val
+    assert len(with_val) == 7  # all but ImageNet, whose 'val' folder is its test split
     assert counts["features"] == 17 * 2 * 2 + len(table2) + len(fs) + len(with_val) + len(fs) * runs
     assert counts["classifier_tuning"] == 17 * 2 + len(table2) * 5  # LE+CF-SCE everywhere, + 5 for Table 2
     seeds = len(cfg["few_shot"]["seeds"])

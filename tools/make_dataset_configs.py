@@ -68,6 +68,12 @@ COUNTS = {
 }
 
 
+# CLIP_benchmark's webdataset copies of test sets that are hard to get otherwise (Cars: no working download;
+# ImageNet: a login): the same test images, in its webdataset layout, on the Hugging Face hub
+HUB = {"cars": "wds_cars", "aircraft": "wds_fgvc_aircraft", "imagenet": "wds_imagenet1k",
+       "imagenet_sketch": "wds_imagenet_sketch", "imagenet_r": "wds_imagenet-r"}
+
+
 def year_first(name: str) -> str:
     """CoOp's Stanford Cars spelling: the devkit's name with its trailing year moved to the front
     ('AM General Hummer SUV 2000' -> '2000 AM General Hummer SUV'), as CoOp's stanford_cars.py writes its split."""
@@ -155,6 +161,8 @@ def build(cb_dir: Path) -> dict[str, dict]:
     add("imagenet_r", "ImageNet-R", "r", "imagefolder", "imagenet-r", [imagenet[i] for i in r_idx],
         in_src + " at timm's imagenet_r_indices", imagenet_tpl, in_tpl_src, splits={"test": "."},
         folders=timm_lines("imagenet_r_synsets.txt"))
+    for name, repo in HUB.items():
+        d[name]["hub_webdataset"] = {"repo": f"clip-benchmark/{repo}", "root": repo, "splits": ["test"]}
     for name, (counts, source) in COUNTS.items():
         d[name]["counts"], d[name]["counts_source"] = counts, source
     return d
