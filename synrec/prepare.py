@@ -103,8 +103,10 @@ MANUAL = {
     "cars": "cars_train.tgz, cars_test.tgz (Stanford's original URL is gone; torchvision's class says so, mirrors "
             "vary) unpacked as stanford_cars/{cars_train,cars_test}/<id>.jpg, and CoOp's split_zhou_StanfordCars.json "
             "(CoOp's DATASETS.md) in stanford_cars/",
-    "birdsnap": "birdsnap.tgz (birdsnap.com: metadata and get_birdsnap.py, which fetches the images from their URLs; "
-                "some are gone), its images sorted into birdsnap/{train,test}/<species>/ by test_images.txt",
+    "birdsnap": "birdsnap.tgz (Birdsnap v1.1 metadata, thomasberg.org/datasets/birdsnap/1.1/); run its "
+                "get_birdsnap.py, which fetches the images from their Flickr URLs (resumable; some are gone), then "
+                "sort them into birdsnap/test/<dir>/ (the paths test_images.txt lists) and birdsnap/train/<dir>/ (the "
+                "rest), <dir> as in species.txt",
     "imagenet_sketch": "ImageNet-Sketch.zip (github.com/HaohanWang/ImageNet-Sketch, Google Drive or Kaggle) "
                        "unzipped so that imagenet-sketch/sketch/<synset>/ holds the images",
 }
