@@ -1,6 +1,7 @@
 # Validation, globals and input functions shared by the rules (rule files hold only rules).
 # Included first by workflow/Snakefile; everything here runs once, when Snakemake parses the workflow.
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -201,10 +202,10 @@ def stop_if_content_missing():
     split that this run's check (python -m synrec.datasets --check, in refresh_manifests) failed and a job of the
     DAG reads."""
     missing = missing_content(workflow.dag.needrun_jobs())
-    read = {str(f) for job in workflow.dag.jobs for f in job.input} | {
-        str(f) for job in workflow.dag.needrun_jobs() for f in job.output
+    read = {os.path.normpath(f) for job in workflow.dag.jobs for f in job.input} | {
+        os.path.normpath(f) for job in workflow.dag.needrun_jobs() for f in job.output
     }
-    missing += [line for path, line in CONTENT_PROBLEMS.items() if path in read]
+    missing += [line for path, line in CONTENT_PROBLEMS.items() if os.path.normpath(path) in read]
     if missing:
         listing = "\n".join(f"  - {m}" for m in missing)
         sys.exit(f"synrec: {len(missing)} input(s) missing or incomplete, nothing was submitted:\n{listing}")
