@@ -479,7 +479,9 @@ def how_to_get(cfg: dict, data_root: str | Path) -> str:
     from .prepare import MANUAL, RECIPES
 
     name = cfg["name"]
-    fix = (f"python -m synrec.prepare {name} --data-root {data_root}" if name in RECIPES else
+    login = RECIPES[name].login if name in RECIPES else ""
+    fix = (f"get {login}, then python -m synrec.prepare {name} --from <their folder> --data-root {data_root}" if login
+           else f"python -m synrec.prepare {name} --data-root {data_root}" if name in RECIPES else
            f"get {MANUAL[name]}" if name in MANUAL else
            f"put it under {data_root} as {cfg.get('_path')} says (root, format, split file)")
     if cfg.get("hub_webdataset"):

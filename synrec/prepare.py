@@ -7,7 +7,7 @@ classes, so their URLs and published md5 checksums are torchvision's, and an arc
 right checksum is not fetched again (a rerun resumes file by file). CoOp's split files (``split_zhou_*.json``) come
 from the Google-Drive files CoOp's DATASETS.md links, through torchvision's Drive helper (it needs
 ``pip install gdown``; Drive publishes no checksum for them). ``--from DIR`` takes the archives and split files
-from ``DIR`` (copied from elsewhere) instead of the network; the checksums are still verified. Afterwards each
+from ``DIR`` (linked into place, not copied) instead of the network; the checksums are still verified. Afterwards each
 dataset is read back and checked like ``python -m synrec.datasets --check`` does.
 
 Aircraft and CUB are sorted after unpacking into the class folders their YAMLs read, by their own split files
@@ -45,6 +45,7 @@ class Recipe:
     links: tuple[tuple[str, str], ...] = ()  # (link, target relative to the link's folder)
     urls: tuple[tuple[str, str, str], ...] = ()  # (url, published md5, folder under data_root) outside torchvision
     arrange: str = ""  # a function of ARRANGE: sorts the unpacked images into the class folders the YAML reads
+    login: str = ""  # the archives need a login: they come only with --from; this says where to get them
 
 
 RECIPES = {
@@ -87,6 +88,15 @@ RECIPES = {
     "cub": Recipe((), ("CUB_200_2011.tgz",), urls=(("https://data.caltech.edu/records/65de6-vp158/files/"
                                                     "CUB_200_2011.tgz", "97eceeb196236b17998738112f37df78", "."),),
                   arrange="cub"),
+    # ImageNet (ILSVRC-2012): its three archives, downloaded with a login, taken with --from (linked, not copied)
+    # and unpacked by torchvision's ImageNet class (its md5s): imagenet/images/{train,val}/<synset>/, the val images
+    # sorted by the devkit's ground truth (reading the devkit's meta.mat needs scipy)
+    "imagenet": Recipe((("ImageNet", {"split": "val"}, "imagenet/images"),
+                        ("ImageNet", {"split": "train"}, "imagenet/images")),
+                       ("imagenet/images/ILSVRC2012_devkit_t12.tar.gz", "imagenet/images/ILSVRC2012_img_val.tar",
+                        "imagenet/images/ILSVRC2012_img_train.tar"),
+                       login="ILSVRC2012_devkit_t12.tar.gz, ILSVRC2012_img_val.tar and ILSVRC2012_img_train.tar "
+                             "from image-net.org (login; 150 GB)"),
     # PASCAL VOC for Table 11: VOC2007 trainval + test and VOC2012 trainval under voc/VOCdevkit (pretraining.voc)
     "voc": Recipe((("VOCDetection", {"year": "2007", "image_set": "trainval"}, "voc"),
                    ("VOCDetection", {"year": "2007", "image_set": "test"}, "voc"),
@@ -97,9 +107,6 @@ RECIPES = {
 
 #: where to get the datasets that have no recipe yet (CoOp's DATASETS.md sources, and the paper's others)
 MANUAL = {
-    "imagenet": "ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from image-net.org (login); unpack the train "
-                "tar's per-synset tars into imagenet/images/train/<synset>/ and sort the 50,000 val images into "
-                "imagenet/images/val/<synset>/ by the devkit's ground truth (e.g. the widely used valprep.sh)",
     "cars": "cars_train.tgz, cars_test.tgz (Stanford's original URL is gone; torchvision's class says so, mirrors "
             "vary) unpacked as stanford_cars/{cars_train,cars_test}/<id>.jpg, and CoOp's split_zhou_StanfordCars.json "
             "(CoOp's DATASETS.md) in stanford_cars/",
@@ -170,12 +177,17 @@ ARRANGE = {"aircraft": _arrange_aircraft, "cub": _arrange_cub}
 
 
 def _copy_from(src_dir: Path, rel: str, data_root: Path) -> bool:
+    """``<data_root>/<rel>`` as a link to ``<src_dir>/<its name>`` (archives are large; a copy where links are not
+    possible)."""
     src, dst = src_dir / Path(rel).name, data_root / rel
     if not src.is_file():
         return False
     dst.parent.mkdir(parents=True, exist_ok=True)
     if not dst.exists():
-        shutil.copyfile(src, dst)
+        try:
+            dst.symlink_to(src.resolve())
+        except OSError:
+            shutil.copyfile(src, dst)
     return True
 
 
@@ -189,6 +201,8 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
         raise SynrecError(f"{name}: no automatic recipe; get {where}, then run python -m synrec.datasets --check "
                           f"{name}")
     r, data_root = RECIPES[name], Path(data_root)
+    if r.login and source_dir is None:
+        raise SynrecError(f"{name}: get {r.login}, then run python -m synrec.prepare {name} --from <their folder>")
     data_root.mkdir(parents=True, exist_ok=True)
     if source_dir is not None:
         for rel in r.archives:
@@ -202,6 +216,8 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
                 tv = getattr(tvd, cls)
                 filename, md5 = tv._file_dict[key]
                 download_and_extract_archive(tv._download_url_prefix + filename, str(data_root / parent), md5=md5)
+            elif r.login:  # no download: the archives are in place (--from)
+                getattr(tvd, cls)(root=str(data_root / parent), **kwargs)
             else:
                 getattr(tvd, cls)(root=str(data_root / parent), download=True, **kwargs)
         except Exception as exc:  # a checksum that does not match, no network, a broken or unexpected archive

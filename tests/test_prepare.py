@@ -112,11 +112,15 @@ def test_dtd_tarball_in_torchvisions_layout_is_shown_as_coops(tmp_path, offline)
 
 
 def test_datasets_without_a_recipe_say_where_to_get_them(tmp_path, capsys):
-    with pytest.raises(SynrecError, match=r"imagenet: no automatic recipe; get ILSVRC2012_img_train.tar and "
-                                          r"ILSVRC2012_img_val.tar from image-net.org \(login\)"):
+    with pytest.raises(SynrecError, match=r"birdsnap: no automatic recipe; get birdsnap.tgz \(Birdsnap v1.1 metadata"):
+        prepare.prepare("birdsnap", tmp_path)
+    assert prepare.main(["birdsnap", "--data-root", str(tmp_path)]) == 1
+    assert "synrec: birdsnap: no automatic recipe" in capsys.readouterr().out
+    # ImageNet's archives need a login: its recipe takes them from a folder
+    with pytest.raises(SynrecError, match=r"^imagenet: get ILSVRC2012_devkit_t12.tar.gz, ILSVRC2012_img_val.tar and "
+                                          r"ILSVRC2012_img_train.tar from image-net.org \(login; 150 GB\), then run "
+                                          r"python -m synrec.prepare imagenet --from <their folder>$"):
         prepare.prepare("imagenet", tmp_path)
-    assert prepare.main(["imagenet", "--data-root", str(tmp_path)]) == 1
-    assert "synrec: imagenet: no automatic recipe" in capsys.readouterr().out
 
 
 def _tar(path: Path, members: dict[str, Path], mode: str = "w:gz") -> None:
@@ -383,3 +387,57 @@ def test_a_hub_copy_is_fetched_with_huggingface_hub_and_read_where_the_own_layou
     with pytest.raises(SynrecError, match=r"^cars: clip-benchmark/wds_cars could not be fetched from the Hugging Face "
                                           r"hub \(offline\)$"):
         prepare.prepare_hub(cfg, tmp_path / "data3")
+
+
+def test_imagenet_archives_from_a_folder_unpack_into_synset_folders_with_val_sorted_by_the_devkit(tmp_path, offline,
+                                                                                                  monkeypatch):
+    """The three ILSVRC-2012 archives as image-net.org publishes them (the train tar holds one tar per synset; the val
+    tar flat images; the devkit meta.mat and the val ground truth as ILSVRC2012 ids), unpacked by torchvision's
+    ImageNet class into imagenet/images/{train,val}/<synset>/; each val image lands in its ground truth's synset."""
+    import numpy as np
+    import scipy.io as sio
+    import torchvision.datasets.imagenet as tv_imagenet
+
+    offline()
+    monkeypatch.setattr(tv_imagenet, "check_integrity", lambda fpath, md5=None: Path(fpath).is_file())
+    cfg = shipped("imagenet")
+    wnids = cfg["folders"]
+    rng = np.random.default_rng(0)
+    ids = rng.permutation(len(wnids)) + 1  # ILSVRC2012 ids are not in the synsets' sorted order
+    build, src = tmp_path / "build", tmp_path / "src"
+    src.mkdir()
+    devkit = build / "ILSVRC2012_devkit_t12" / "data"
+    devkit.mkdir(parents=True)
+    fields = ["ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "wordnet_height", "num_train_images"]
+    synsets = np.zeros((len(wnids) + 1, 1), dtype=[(f, "O") for f in fields])
+    for i, (wnid, k) in enumerate(zip(wnids, ids)):
+        synsets[i, 0] = (int(k), wnid, f"class {wnid}", "", 0, 0, 1)
+    synsets[len(wnids), 0] = (1001, "n00001740", "entity", "", 3, 19, 0)  # an inner node: not a class
+    sio.savemat(devkit / "meta.mat", {"synsets": synsets})
+    truth = [int(ids[(7 * j) % len(wnids)]) for j in range(len(wnids))]  # val image j is of synset (7 j mod 1000)
+    (devkit / "ILSVRC2012_validation_ground_truth.txt").write_text("".join(f"{t}\n" for t in truth))
+    _tar(src / "ILSVRC2012_devkit_t12.tar.gz", {"ILSVRC2012_devkit_t12": build / "ILSVRC2012_devkit_t12"})
+    with tarfile.open(src / "ILSVRC2012_img_val.tar", "w") as val:
+        for j in range(len(wnids)):
+            name = f"ILSVRC2012_val_{j + 1:08d}.JPEG"
+            val.add(_jpeg(build / "val" / name, j), arcname=name)
+    with tarfile.open(src / "ILSVRC2012_img_train.tar", "w") as train:
+        for i, wnid in enumerate(wnids):
+            inner = build / "train" / f"{wnid}.tar"
+            inner.parent.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(inner, "w") as t:
+                t.add(_jpeg(build / "img" / f"{wnid}_1.JPEG", i), arcname=f"{wnid}_1.JPEG")
+            train.add(inner, arcname=f"{wnid}.tar")
+    data = tmp_path / "data"
+    prepare.prepare("imagenet", data, src)
+    assert (data / "imagenet/images/ILSVRC2012_img_train.tar").is_symlink()  # 138 GB are linked, not copied
+    res = check_dataset(cfg, data, ["train", "test"])
+    assert res["status"] == "ok" and res["counts"] == {"train": 1000, "test": 1000}, res
+    from synrec.datasets import load_split
+
+    val = load_split(cfg, data, "test")
+    label_of = {p.name: int(label) for p, label in zip(val.paths, val.labels)}
+    id_to_label = {int(k): i for i, k in enumerate(ids)}
+    assert all(label_of[f"ILSVRC2012_val_{j + 1:08d}.JPEG"] == id_to_label[t] for j, t in enumerate(truth))
+    train = load_split(cfg, data, "train")
+    assert [p.name for p in train.paths[:2]] == [f"{wnids[0]}_1.JPEG", f"{wnids[1]}_1.JPEG"]
