@@ -17,8 +17,9 @@ Aircraft and CUB are sorted after unpacking into the class folders their YAMLs r
 set on the Hugging Face hub (Cars, Aircraft, ImageNet, ImageNet-Sketch, ImageNet-R), through ``huggingface_hub``.
 It is read when the dataset's own folder is absent, for the splits it holds (the zero-shot study's test split).
 
-Datasets without a recipe here (ImageNet and the others that need a login or a manual step, and those not yet
-automated) print where to get them; ``--check`` then says what is missing.
+ImageNet's archives need a login: download them, then ``--from`` their folder. Datasets without a recipe here
+(Birdsnap, Cars' train and val, ImageNet-Sketch's own archive) print where to get them; ``--check`` then says what
+is missing.
 """
 
 from __future__ import annotations
