@@ -222,8 +222,8 @@ def used_sources(dataset):
 def refresh_manifests():
     """Adopt the content already on disk: create the missing manifests of the configured models and datasets,
     dated at their content's newest time (so nothing made since reruns). Then recompute every manifest and
-    rewrite, and so re-date, those whose content changed. Content that is gone is reported; the job that reads it
-    fails."""
+    rewrite, and so re-date, those whose content changed. A split that fails its check keeps its old manifest (or
+    gets none) and goes into CONTENT_PROBLEMS, which onstart lists."""
     roles = model_roles()
     for role, spec in roles.items():
         path, local = Path(model_manifest(role)), local_model_path(spec)

@@ -54,6 +54,7 @@ class Split:
     members: list[tuple[Path, int, int]] | None = None  # (tar file, data offset, size) per image: webdataset
     origin: str = ""  # the file or folder the split was read from, for messages
     _fingerprint: str | None = field(default=None, repr=False)
+    _missing: list[Path] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -101,12 +102,22 @@ class Split:
                     st = p.stat()
                     h.update(f"{p.parent.name}/{p.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
             else:
+                self._missing = []
                 for p in self.paths:
-                    st = p.stat() if p.exists() else None
-                    size, mtime = (st.st_size, st.st_mtime_ns) if st else (-1, -1)
+                    try:
+                        st = p.stat()
+                        size, mtime = st.st_size, st.st_mtime_ns
+                    except FileNotFoundError:
+                        size, mtime = -1, -1
+                        self._missing.append(p)
                     h.update(f"{p.parent.name}/{p.name}:{size}:{mtime}\n".encode())
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
+
+    def missing(self) -> list[Path]:
+        """The listed image files that do not exist (found while fingerprinting: one stat per file, not two)."""
+        self.fingerprint()
+        return self._missing
 
 
 def _under(folder: str, data_root: str | Path) -> Path:
@@ -435,10 +446,9 @@ def check_split(cfg: dict, s: Split, samples: int = 8) -> tuple[str, list[str]]:
     count differs from the YAML's ``counts``; ``unreadable`` when one of ``samples`` images, spread over the split,
     does not decode; else ``ok``."""
     problems = []
-    if s.paths is not None:
-        absent = [p for p in s.paths if not p.is_file()]
-        if absent:
-            problems.append(f"{s.split}: {len(absent)} of {len(s)} listed images do not exist, e.g. {absent[0]}")
+    absent = s.missing()
+    if absent:
+        problems.append(f"{s.split}: {len(absent)} of {len(s)} listed images do not exist, e.g. {absent[0]}")
     problems += [p for p in [count_problem(cfg, s.split, len(s))] if p]
     if problems:
         return "incomplete", problems

@@ -30,6 +30,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import atomic_path
+from .datasets import _under
 from .errors import SynrecError
 
 
@@ -177,9 +179,9 @@ def _arrange_cub(data_root: Path) -> None:
 ARRANGE = {"aircraft": _arrange_aircraft, "cub": _arrange_cub}
 
 
-def _copy_from(src_dir: Path, rel: str, data_root: Path) -> bool:
-    """``<data_root>/<rel>`` as a link to ``<src_dir>/<its name>`` (archives are large; a copy where links are not
-    possible)."""
+def _take_from(src_dir: Path, rel: str, data_root: Path) -> bool:
+    """``<data_root>/<rel>`` as a link to ``<src_dir>/<its name>`` (archives are large), or, where links are not
+    possible, a copy written under a temporary name (an interrupted copy is never taken for the archive)."""
     src, dst = src_dir / Path(rel).name, data_root / rel
     if not src.is_file():
         return False
@@ -188,7 +190,8 @@ def _copy_from(src_dir: Path, rel: str, data_root: Path) -> bool:
         try:
             dst.symlink_to(src.resolve())
         except OSError:
-            shutil.copyfile(src, dst)
+            with atomic_path(dst) as tmp:
+                shutil.copyfile(src, tmp)
     return True
 
 
@@ -207,7 +210,7 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
     data_root.mkdir(parents=True, exist_ok=True)
     if source_dir is not None:
         for rel in r.archives:
-            if not _copy_from(Path(source_dir), rel, data_root):
+            if not _take_from(Path(source_dir), rel, data_root):
                 raise SynrecError(f"{name}: {Path(source_dir) / Path(rel).name} not found (--from)")
     for cls, kwargs, parent in r.calls:
         (data_root / parent).mkdir(parents=True, exist_ok=True)
@@ -242,7 +245,7 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
     if r.split:
         file_id, rel = r.split
         target = data_root / rel
-        if not target.is_file() and not (source_dir and _copy_from(Path(source_dir), rel, data_root)):
+        if not target.is_file() and not (source_dir and _take_from(Path(source_dir), rel, data_root)):
             try:
                 download_file_from_google_drive(file_id, str(target.parent), target.name)
             except Exception as exc:  # requests/Drive errors: no network, quota, a moved file
@@ -260,16 +263,21 @@ def prepare_hub(cfg: dict, data_root: str | Path, source_dir: str | Path | None 
     name, hub = cfg["name"], cfg.get("hub_webdataset")
     if not hub:
         raise SynrecError(f"{name}: no hub copy (key 'hub_webdataset' in {cfg.get('_path')})")
-    dest = Path(hub["root"]) if Path(hub["root"]).is_absolute() else Path(data_root) / hub["root"]
+    dest = _under(hub["root"], data_root)
     if source_dir is not None:
         src = Path(source_dir) / hub["repo"].split("/")[-1]
         if not src.is_dir():
             raise SynrecError(f"{name}: {src} not found (--from with --hub: a local copy of {hub['repo']})")
-        for split in hub["splits"]:
-            shutil.copytree(src / split, dest / split, dirs_exist_ok=True)
+        for split in hub["splits"]:  # each split folder under a temporary name, renamed when complete
+            if not (dest / split).is_dir():
+                tmp = dest / f".{split}.partial"
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.copytree(src / split, tmp)
+                tmp.rename(dest / split)
         for f in HUB_FILES:
             if (src / f).is_file():
-                shutil.copyfile(src / f, dest / f)
+                with atomic_path(dest / f) as tmp:
+                    shutil.copyfile(src / f, tmp)
         return dest
     from huggingface_hub import snapshot_download
 
