@@ -99,7 +99,7 @@ RECIPES = {
                        ("imagenet/images/ILSVRC2012_devkit_t12.tar.gz", "imagenet/images/ILSVRC2012_img_val.tar",
                         "imagenet/images/ILSVRC2012_img_train.tar"),
                        login="ILSVRC2012_devkit_t12.tar.gz, ILSVRC2012_img_val.tar and ILSVRC2012_img_train.tar "
-                             "from image-net.org (login; 150 GB)"),
+                             "from image-net.org (login)"),
     # PASCAL VOC for Table 11: VOC2007 trainval + test and VOC2012 trainval under voc/VOCdevkit (pretraining.voc)
     "voc": Recipe((("VOCDetection", {"year": "2007", "image_set": "trainval"}, "voc"),
                    ("VOCDetection", {"year": "2007", "image_set": "test"}, "voc"),
@@ -253,6 +253,22 @@ def prepare(name: str, data_root: str | Path, source_dir: str | Path | None = No
                                   f"(id {file_id}: {str(exc).splitlines()[0][:120]}); put it at {target}") from None
 
 
+def disk_usage(folder: str | Path) -> int:
+    """Bytes under ``folder``, links followed, each file counted once (hard links and linked folders are not counted
+    twice)."""
+    seen, total = set(), 0
+    for parent, _, files in os.walk(folder, followlinks=True):
+        for f in files:
+            try:
+                st = os.stat(os.path.join(parent, f))
+            except FileNotFoundError:  # a dangling link
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    return total
+
+
 HUB_FILES = ("classnames.txt", "zeroshot_classification_templates.txt", "dataset_type.txt")
 
 
@@ -321,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
                 splits = [cfg["test_split"], "train", *(["val"] if has_val_split(cfg, "val") else [])]
             res = check_dataset(cfg, args.data_root, list(dict.fromkeys(splits)))
             counts = ", ".join(f"{k} {v:,}" for k, v in res["counts"].items())
-            print(f"{name}: {res['status']} ({counts})" + "".join(f"\n  - {p}" for p in res["problems"]))
+            size = disk_usage(dataset_folder(cfg, args.data_root)) / 1e9
+            print(f"{name}: {res['status']} ({counts}), {size:.2f} GB on disk under "
+                  f"{dataset_folder(cfg, args.data_root)}" + "".join(f"\n  - {p}" for p in res["problems"]))
             failed += res["status"] != "ok"
         except SynrecError as exc:
             print(f"synrec: {exc}")

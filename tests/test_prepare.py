@@ -3,6 +3,7 @@ download and unpack), taken with --from instead of the network, unpacked by torc
 readers. The published md5s cannot match made-up archives, so the checksum test runs them unpatched and the others
 accept existing files."""
 
+import os
 import shutil
 import tarfile
 import zipfile
@@ -118,7 +119,7 @@ def test_datasets_without_a_recipe_say_where_to_get_them(tmp_path, capsys):
     assert "synrec: birdsnap: no automatic recipe" in capsys.readouterr().out
     # ImageNet's archives need a login: its recipe takes them from a folder
     with pytest.raises(SynrecError, match=r"^imagenet: get ILSVRC2012_devkit_t12.tar.gz, ILSVRC2012_img_val.tar and "
-                                          r"ILSVRC2012_img_train.tar from image-net.org \(login; 150 GB\), then run "
+                                          r"ILSVRC2012_img_train.tar from image-net.org \(login\), then run "
                                           r"python -m synrec.prepare imagenet --from <their folder>$"):
         prepare.prepare("imagenet", tmp_path)
 
@@ -366,7 +367,7 @@ def test_a_hub_copy_is_fetched_with_huggingface_hub_and_read_where_the_own_layou
     assert prepare.main(["cars", "--hub", "--data-root", str(data), "--config-dir", str(cfg_dir)]) == 0
     assert calls == [("clip-benchmark/wds_cars", "dataset", ["classnames.txt", "zeroshot_classification_templates.txt",
                                                               "dataset_type.txt", "test/*"])]
-    assert "cars: ok (test 196)" in capsys.readouterr().out
+    assert f"cars: ok (test 196), 0.00 GB on disk under {data / 'wds_cars'}" in capsys.readouterr().out
     test = load_split(cfg, data, "test")
     assert test.labels.tolist() == [label for label, _ in samples] and test.members is not None
     with pytest.raises(SynrecError, match=r"cars': its hub copy \(clip-benchmark/wds_cars\) under wds_cars holds only "
@@ -431,7 +432,7 @@ def test_imagenet_archives_from_a_folder_unpack_into_synset_folders_with_val_sor
             train.add(inner, arcname=f"{wnid}.tar")
     data = tmp_path / "data"
     prepare.prepare("imagenet", data, src)
-    assert (data / "imagenet/images/ILSVRC2012_img_train.tar").is_symlink()  # 138 GB are linked, not copied
+    assert (data / "imagenet/images/ILSVRC2012_img_train.tar").is_symlink()  # linked, not copied
     res = check_dataset(cfg, data, ["train", "test"])
     assert res["status"] == "ok" and res["counts"] == {"train": 1000, "test": 1000}, res
     from synrec.datasets import load_split
@@ -442,3 +443,18 @@ def test_imagenet_archives_from_a_folder_unpack_into_synset_folders_with_val_sor
     assert all(label_of[f"ILSVRC2012_val_{j + 1:08d}.JPEG"] == id_to_label[t] for j, t in enumerate(truth))
     train = load_split(cfg, data, "train")
     assert [p.name for p in train.paths[:2]] == [f"{wnids[0]}_1.JPEG", f"{wnids[1]}_1.JPEG"]
+
+
+def test_disk_usage_counts_each_file_once_through_links(tmp_path):
+    """The size prepare prints: hard links (Aircraft's and CUB's class folders) and linked folders (Pets' and
+    Caltech's YAML names) do not count their images twice."""
+    root = tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "a.jpg").write_bytes(b"x" * 1000)
+    (root / "images" / "b.jpg").write_bytes(b"y" * 500)
+    (root / "train").mkdir()
+    os.link(root / "images" / "a.jpg", root / "train" / "a.jpg")
+    (root / "same").symlink_to("images", target_is_directory=True)
+    assert prepare.disk_usage(root) == 1500
+    (root / "images" / "c.jpg").write_bytes(b"z" * 7)
+    assert prepare.disk_usage(root) == 1507
