@@ -69,15 +69,44 @@ def copy_workflow(root: Path, demo_models: Path | None = None) -> Path:
     return root
 
 
+# Cores each workflow test gives Snakemake: 2, as on CI's runners; a larger host may raise it (tests/cuda_host.sh).
+TEST_CORES = os.environ.get("SYNREC_TEST_CORES", "2")
+
+
+def _build_demo_models(root: Path) -> None:
+    copy_workflow(root)
+    targets = [f"resources/tiny/{k}" for k in ("clip-RN", "clip-ViT", "stable-diffusion", "t5")]
+    out = subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", TEST_CORES, "--configfile",
+                          "config/demo.yaml"], cwd=root, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"building the demo models failed:\n{out.stderr[-3000:]}")
+
+
 @pytest.fixture(scope="session")
 def demo_models(tmp_path_factory) -> Path:
-    """The demo's four trained models (CLIP RN and ViT, Stable Diffusion, T5), built once per test session by the
-    workflow's own rule (about 3-4 minutes on 2 cores); ``resources/tiny`` of a demo project."""
-    root = copy_workflow(tmp_path_factory.mktemp("demo-models"))
-    targets = [f"resources/tiny/{k}" for k in ("clip-RN", "clip-ViT", "stable-diffusion", "t5")]
-    out = subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--configfile",
-                          "config/demo.yaml"], cwd=root, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-3000:]
+    """The demo's four trained models (CLIP RN and ViT, Stable Diffusion, T5), built by the workflow's own rule
+    (about 3-4 minutes on 2 cores); ``resources/tiny`` of a demo project. Built once per test session: under
+    pytest-xdist the workers share one build (the first builds it under a file lock, the others wait and reuse it;
+    a failed build is recorded, so the others fail at once with its message instead of each trying again)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.mktemp("demo-models")
+        _build_demo_models(root)
+        return root / "resources" / "tiny"
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent / "demo-models"  # shared by this session's workers
+    done, failed = root / ".built", root.with_name("demo-models.failed")
+    with FileLock(str(root) + ".lock"):
+        if failed.exists():
+            pytest.fail(failed.read_text(), pytrace=False)
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            try:
+                _build_demo_models(root)
+            except RuntimeError as e:
+                failed.write_text(str(e))
+                raise
+            done.touch()
     return root / "resources" / "tiny"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import copy_workflow
+from conftest import TEST_CORES, copy_workflow
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 def snakemake(cwd, *args, check=True, overrides=()):
     # targets first: --configfile takes every following word up to the next option
-    cmd = [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", "config/demo.yaml", *overrides]
+    cmd = [sys.executable, "-m", "snakemake", *args, "--cores", TEST_CORES, "--configfile", "config/demo.yaml",
+           *overrides]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if check and out.returncode != 0:
