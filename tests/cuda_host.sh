@@ -16,5 +16,5 @@ export SYNREC_TEST_CORES=${SYNREC_TEST_CORES:-4}
 export SNAKEMAKE_PROFILE=slurm RANK=1 WORLD_SIZE=2 LOCAL_RANK=1 SLURM_PROCID=1 SLURM_NTASKS=2 MASTER_PORT=1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/cuda_host.log"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$OUT/cuda_host.log"
-timeout "${BUDGET:-480}" python3 -m pytest -q -p no:cacheprovider -n "${WORKERS:-7}" --dist worksteal --timeout $(( ${BUDGET:-480} - 20 )) --durations=15 -rfE \
+timeout -s INT -k 20 "${BUDGET:-480}" python3 -m pytest -v -p no:cacheprovider -p no:benchmark -n "${WORKERS:-7}" --dist worksteal --timeout $(( ${BUDGET:-480} - 20 )) --durations=15 -rfE \
   -k "${SELECT:-not test_slurm}" "$@" 2>&1 | tee -a "$OUT/cuda_host.log" | tail -n 60
