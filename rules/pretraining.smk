@@ -47,6 +47,7 @@ rule pretrain:
         num_workers=PT["num_workers"],
         checkpoint_every=PT["checkpoint_every"],
         seed=config["seed"],
+        device=config["device"],
     script:
         "../scripts/pretrain.py"
 
@@ -75,6 +76,7 @@ rule transfer_cifar:
         checkpoint_every=PT["checkpoint_every"],
         work_dir=WORK,
         seed=config["seed"],
+        device=config["device"],
     script:
         "../scripts/transfer.py"
 
@@ -102,6 +104,7 @@ rule transfer_voc:
         checkpoint_every=PT["checkpoint_every"],
         work_dir=WORK,
         seed=config["seed"],
+        device=config["device"],
     script:
         "../scripts/transfer.py"
 

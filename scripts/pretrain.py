@@ -31,9 +31,9 @@ with rule_log(sm.log, f"pretrain {w.ptmethod} {w.ptmodel} on {w.space} {w.amount
     ckpt = out.with_name(f"{out.stem}-{key}.ckpt")  # beside the output: a rerun after a kill resumes from it
     job["checkpoint"] = str(ckpt)
     launcher = sm.resources.get("mpi")  # set in the profile for multi-node jobs: one srun step over all tasks
-    nprocs = n_processes()
+    nprocs = n_processes(sm.params.device)
     print(f"{'one process per SLURM task via ' + launcher if launcher else f'{nprocs} data-parallel process(es)'}; "
           f"checkpoint {ckpt}")
     launch(run, (job,), nprocs, log=sm.log[0] if sm.log else None, launcher=launcher,
-           job_file=str(ckpt.with_suffix(".job.pkl")))
+           job_file=str(ckpt.with_suffix(".job.pkl")), device=sm.params.device)
     ckpt.unlink(missing_ok=True)  # done: nothing left to resume

@@ -37,6 +37,7 @@ with rule_log(sm.log, f"{sm.rule} {w.ptmodel} {w.ptmethod} {w.space} {w.amount} 
     cell = f"{task}-{w.ptmodel}-{w.ptmethod}-{w.space}-{w.amount}-{w.init}"
     ckpt = Path(sm.params.work_dir) / "transfer" / "checkpoints" / f"{cell}-{key}.ckpt"
     job["checkpoint"] = str(ckpt)
-    launch(run_cifar if task == "cifar" else run_voc, (job,), n_processes(), log=sm.log[0] if sm.log else None,
-           launcher=sm.resources.get("mpi"), job_file=str(ckpt.with_suffix(".job.pkl")))
+    launch(run_cifar if task == "cifar" else run_voc, (job,), n_processes(sm.params.device),
+           log=sm.log[0] if sm.log else None, launcher=sm.resources.get("mpi"),
+           job_file=str(ckpt.with_suffix(".job.pkl")), device=sm.params.device)
     ckpt.unlink(missing_ok=True)

@@ -300,3 +300,49 @@ def test_more_local_processes_than_gpus_is_a_one_line_error_not_an_nccl_crash(mo
     with pytest.raises(SynrecError, match="2 local data-parallel processes asked for, but this job sees 1 GPU"):
         distributed._spawned(1, 2, ran.append, (1,), None)  # rank 1 would share cuda:0 with rank 0
     assert ran == []
+
+
+def _where(out):  # module-level: a launched function may be pickled
+    from synrec.distributed import device
+
+    out.append(device())
+
+
+def test_a_cpu_config_keeps_training_on_the_cpu_on_a_host_with_gpus(monkeypatch):
+    """`device: cpu` (the demo's) must hold for the data-parallel rules too, not only where pick_device is called:
+    before, pre-training and transfer took every GPU they saw whatever the config said."""
+    from synrec import distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    assert distributed.n_processes("cpu") == 1 and distributed.n_processes("auto") == 2
+    seen = []
+    distributed.launch(_where, (seen,), nprocs=distributed.n_processes("cpu"), device="cpu")
+    assert seen == [torch.device("cpu")] and chosen == []
+    distributed.launch(_where, (seen,), nprocs=1, device="auto")  # one process on a GPU host: its first GPU
+    distributed.launch(_where, (seen,), nprocs=1, device="cuda:1")
+    assert seen[1:] == chosen == [torch.device("cuda", 0), torch.device("cuda", 1)]
+    monkeypatch.setenv("RANK", "0")  # one torchrun task: the same choice
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    distributed.launch(_where, (seen,), device="cpu")
+    assert seen[-1] == torch.device("cpu")
+
+
+def test_every_rule_whose_script_picks_a_device_takes_the_configs():
+    """Each rule whose script chooses a device (pick_device, or the data-parallel launch) is given config['device']."""
+    import re
+
+    repo = Path(__file__).resolve().parent.parent
+    choosers = {p.name for p in (repo / "scripts").glob("*.py")
+                if re.search(r"pick_device\(|n_processes\(", p.read_text())}
+    seen, missing = set(), []
+    for smk in sorted((repo / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=(?:local)?rule \w+:)", smk.read_text()):
+            m = re.search(r'"\.\./scripts/(\w+\.py)"', block)
+            if m and m.group(1) in choosers:
+                seen.add(m.group(1))
+                if 'device=config["device"]' not in block:
+                    missing.append(f"{smk.name}: {block.split(':')[0]}")
+    assert seen == choosers and missing == []
