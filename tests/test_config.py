@@ -51,6 +51,7 @@ def test_dtd_and_aircraft_heads_use_the_paper_codes_single_templates():
     [
         ({"ct": {"lr": "fast"}}, "key 'ct.lr': 'fast' is not of type 'number'"),
         ({"datasets": []}, "key 'datasets'"),
+        ({"device": "gpu"}, "key 'device': 'gpu' does not match '^(auto|cpu|cuda(:[0-9]+)?)$'"),
         ({"typo_key": 1}, "'typo_key' was unexpected"),
         ({"sce": {"weight": 2}}, "key 'sce.weight': 2 is greater than the maximum of 1"),
         # sizes are bounded: a negative height used to crash generation after writing empty shards
