@@ -78,10 +78,10 @@ def _select(spec: str, local_rank: int) -> torch.device:
     """Choose (and remember) this process's device: its local GPU under ``auto``/``cuda``, else the CPU."""
     global _CHOSEN
     if _wants_cuda(spec):
-        # a task that sees only its own GPU (SLURM's per-task GPU binding) uses cuda:0
-        index = local_rank if torch.cuda.device_count() > local_rank else 0
-        if spec.startswith("cuda:"):
+        if spec.startswith("cuda:"):  # the config names one GPU
             index = torch.device(spec).index
+        else:  # a task that sees only its own GPU (SLURM's per-task GPU binding) uses cuda:0
+            index = local_rank if torch.cuda.device_count() > local_rank else 0
         _CHOSEN = torch.device("cuda", index)
         torch.cuda.set_device(_CHOSEN)
     else:
