@@ -55,8 +55,9 @@ def _wants_cuda(spec: str) -> bool:
 
 def n_processes(device: str = "auto") -> int:
     """Data-parallel processes for a job: every GPU it was given (SLURM sets CUDA_VISIBLE_DEVICES), else one; one
-    when ``device`` keeps it on the CPU."""
-    return max(1, torch.cuda.device_count()) if _wants_cuda(device) and torch.cuda.is_available() else 1
+    when ``device`` keeps it on the CPU or names one GPU (``cuda:i``)."""
+    every_gpu = _wants_cuda(device) and not device.startswith("cuda:") and torch.cuda.is_available()
+    return max(1, torch.cuda.device_count()) if every_gpu else 1
 
 
 def _from_environment() -> tuple[int, int, int] | None:

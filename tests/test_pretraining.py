@@ -318,6 +318,7 @@ def test_a_cpu_config_keeps_training_on_the_cpu_on_a_host_with_gpus(monkeypatch)
     chosen = []
     monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
     assert distributed.n_processes("cpu") == 1 and distributed.n_processes("auto") == 2
+    assert distributed.n_processes("cuda:1") == 1  # the config names one GPU: one process, on it
     seen = []
     distributed.launch(_where, (seen,), nprocs=distributed.n_processes("cpu"), device="cpu")
     assert seen == [torch.device("cpu")] and chosen == []
