@@ -25,8 +25,10 @@ demo: $(STAMP)
 	@echo "synrec demo: results/table1.csv ... table11.csv and figure1.png written (snakemake --report report.html --configfile config/demo.yaml: one page)."
 	@echo "A MINIATURE, not the paper's numbers: small models trained briefly on drawn shapes. See README for real runs."
 
+# Two pytest-xdist workers, whole files each, in the order tests/conftest.py sets (TEST_WORKERS=0: one process).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Makes `snakemake --profile slurm` find profiles/slurm (snakemake looks in ~/.config/snakemake, not in profiles/).
 # A link, so profiles/slurm/config.yaml stays the one file to edit.

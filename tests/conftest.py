@@ -31,6 +31,20 @@ for _var in ("SNAKEMAKE_PROFILE", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WOR
     os.environ.pop(_var, None)
 
 
+# `make test` runs two xdist workers, each taking whole files (--dist loadfile: the files share module fixtures), in
+# this order (--no-loadscope-reorder). test_workflow.py first: it is the critical path (the demo-model build, the
+# demo, the tests on the demo project). Each worker holds one file queued behind its current one, so the worker on
+# test_workflow.py runs the next file only after it: keep that one short (test_bench.py's throughput runs go late).
+# test_slurm.py last: it needs the same demo models, built by then, while the other files fill the second core.
+_FIRST, _LATE = ("test_workflow.py",), ("test_bench.py", "test_slurm.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a serial run keeps pytest's order
+        rank = {**{n: 0 for n in _FIRST}, **{n: 2 + i for i, n in enumerate(_LATE)}}
+        items.sort(key=lambda item: rank.get(item.path.name, 1))  # stable: a file's own order is kept
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
