@@ -3,7 +3,7 @@
 # profile and torchrun/SLURM rank variables set, as inside a SLURM job step. Not part of CI (CI has no GPU).
 # On a GPU machine whose python3 has torch, timm, transformers, h5py and pytest(-xdist); the rest (snakemake,
 # diffusers, open_clip_torch, ...) comes as wheels in .whl/ (see bench/README.md). Output: ${OUT:-/tmp}/cuda_host.log
-# Work stealing spreads the slow workflow tests (the last file) over idle workers; the workers share one build of the
+# Work stealing spreads the slow workflow tests over idle workers; the workers share one build of the
 # demo models (tests/conftest.py), and each workflow test gives Snakemake SYNREC_TEST_CORES cores.
 set -u
 OUT=${OUT:-/tmp}
