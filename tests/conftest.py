@@ -32,17 +32,23 @@ for _var in ("SNAKEMAKE_PROFILE", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WOR
 
 
 # `make test` runs two xdist workers, each taking whole files (--dist loadfile: the files share module fixtures), in
-# this order (--no-loadscope-reorder). test_workflow.py first: it is the critical path (the demo-model build, the
-# demo, the tests on the demo project). Each worker holds one file queued behind its current one, so the worker on
-# test_workflow.py runs the next file only after it: keep that one short (test_bench.py's throughput runs go late).
-# test_slurm.py last: it needs the same demo models, built by then, while the other files fill the second core.
-_FIRST, _LATE = ("test_workflow.py",), ("test_bench.py", "test_slurm.py")
+# the order set here (--no-loadscope-reorder):
+# - test_workflow.py first: it is the critical path (the demo-model build, the demo, the tests on the demo project);
+# - then the files that need no demo models, filling the other core meanwhile. A worker holds one file queued behind
+#   its current one, so the worker on test_workflow.py runs the next file only after it: test_bench.py's throughput
+#   runs go after the others;
+# - the files that need the demo models last (the live-cluster test, the half-precision chain): by then the build is
+#   done, so the other worker does not sit waiting for it.
+def _file_rank(name: str, needs_demo_models: bool) -> int:
+    if name == "test_workflow.py":
+        return 0
+    return 3 if needs_demo_models else 2 if name == "test_bench.py" else 1
 
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("PYTEST_XDIST_WORKER"):  # a serial run keeps pytest's order
-        rank = {**{n: 0 for n in _FIRST}, **{n: 2 + i for i, n in enumerate(_LATE)}}
-        items.sort(key=lambda item: rank.get(item.path.name, 1))  # stable: a file's own order is kept
+        needs = {item.path.name for item in items if "demo_models" in item.fixturenames}
+        items.sort(key=lambda item: _file_rank(item.path.name, item.path.name in needs))  # stable: files stay whole
 
 
 @pytest.fixture(scope="session")
