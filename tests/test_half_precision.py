@@ -1,5 +1,6 @@
 """The zero-shot chain of one dataset and backbone with every model in half precision, on CPU, against float32: a
-demo project of its own, so it runs beside test_workflow.py's (slow: about 2.5 minutes on 2 cores)."""
+demo project of its own, so it runs beside test_workflow.py's (slow: about 2 minutes on 2 cores once the demo
+models are built)."""
 
 import json
 
