@@ -37,8 +37,8 @@ for _var in ("SNAKEMAKE_PROFILE", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WOR
 # - then the files that need no demo models, filling the other core meanwhile. A worker holds one file queued behind
 #   its current one, so the worker on test_workflow.py runs the next file only after it: test_bench.py's throughput
 #   runs go after the others;
-# - the files that need the demo models last (the live-cluster test, the half-precision chain): by then the build is
-#   done, so the other worker does not sit waiting for it.
+# - the files that need the demo models last (the live-cluster test, the half-precision chain): the build is usually
+#   done by then, so the other worker does not sit waiting for it (in CI it was).
 def _file_rank(name: str, needs_demo_models: bool) -> int:
     if name == "test_workflow.py":
         return 0
