@@ -1,14 +1,12 @@
 """The workflow's DAG and its checks before any job runs, without running a job: dry runs on the demo and the
-paper's configs, the list of missing inputs, `snakemake --lint`. Seconds each; no trained model needed."""
+paper's configs, the list of missing inputs, `snakemake --lint`. Up to about half a minute each; no trained model
+needed."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import copy_workflow, snakemake
-
-REPO = Path(__file__).resolve().parent.parent
+from conftest import REPO, copy_workflow, snakemake
 
 
 @pytest.mark.parametrize("dataset", ["demo_shapes", "demo_cifar"])

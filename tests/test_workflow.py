@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from conftest import copy_workflow, snakemake
 
-REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
