@@ -58,10 +58,10 @@ def run_method(method: str, data: dict, cfg: dict, sce_cfg: dict, seed: int = 0,
             keys = train_tip_adapter_f(views, data["shot_y"], emb, t["init_alpha"], t["init_beta"], t["epochs"],
                                        t["lr"], t["batch_size"], seed=seed, scale=scale)
             details["epochs"] = t["epochs"]
-        # searched after fine-tuning, with the keys as they are then (the keys of Tip-Adapter-F stay unnormalised)
+        # searched on the few-shot val set after fine-tuning, with the keys that the test logits then use
         alpha, beta = search_alpha_beta(data["val_x"], data["val_y"], emb, keys, values, t["alphas"], t["betas"],
                                         scale)
-        logits = tip_logits(data["test_x"], emb, keys, values, alpha, beta, scale, normalize_keys=False)
+        logits = tip_logits(data["test_x"], emb, keys, values, alpha, beta, scale)
         return {"metrics": metrics_from_logits(logits, data["test_y"]),
                 "details": {"alpha": alpha, "beta": beta, **details}}
     if method.startswith("mix-"):

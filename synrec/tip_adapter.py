@@ -10,7 +10,10 @@ labels. As the released code does:
 * Tip-Adapter-F makes K trainable and trains on the augmented views (epoch e sees pass e mod P), with the
   dataset's initial alpha and beta, AdamW lr 1e-3, eps 1e-4, batch 256, cosine schedule, 20 epochs (EuroSAT 100);
 * alpha and beta are then searched on the grid ``search_grid`` spans (200 betas x 20 alphas over the dataset's
-  ``search_scale``), with the tuned keys for Tip-Adapter-F.
+  ``search_scale``), with the tuned keys for Tip-Adapter-F;
+* the keys are used as they are given, in the search and in the test logits alike: the cache's keys are unit vectors
+  (:func:`cache_keys`), the tuned keys of Tip-Adapter-F are not re-normalised (the released adapter is a linear
+  layer whose weights are the keys), so the pair searched is the pair of the affinity tested.
 
 Unlike the released code, the search uses the *few-shot validation* set (the code searched, and picked the best
 epoch, on the test set; its maintainer agreed that was wrong), and the last epoch's keys are kept.
@@ -29,11 +32,14 @@ def _norm(x) -> torch.Tensor:
     return F.normalize(torch.as_tensor(x, dtype=torch.float32), dim=-1)
 
 
-def tip_logits(features, class_emb, keys, values, alpha: float, beta: float, scale: float = 100.0,
-               normalize_keys: bool = True) -> torch.Tensor:
+def _terms(features, class_emb, keys, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The zero-shot logits and the cache affinities ``f K^T`` of the normalised features; the keys as given."""
     f = _norm(features)
-    zero_shot = scale * f @ _norm(class_emb).T
-    affinity = f @ (_norm(keys) if normalize_keys else keys).T  # Tip-Adapter-F's tuned keys are used as they are
+    return scale * f @ _norm(class_emb).T, f @ torch.as_tensor(keys, dtype=torch.float32).T
+
+
+def tip_logits(features, class_emb, keys, values, alpha: float, beta: float, scale: float = 100.0) -> torch.Tensor:
+    zero_shot, affinity = _terms(features, class_emb, keys, scale)
     return zero_shot + alpha * torch.exp(-beta * (1.0 - affinity)) @ values
 
 
@@ -61,12 +67,11 @@ def one_hot(labels, n_classes: int) -> torch.Tensor:
 def search_alpha_beta(features, labels, class_emb, keys, values, alphas, betas, scale: float = 100.0):
     """The (alpha, beta) with the best top-1 on ``(features, labels)`` - pass the few-shot validation set.
 
-    The zero-shot logits and the affinities are computed once, the cache term once per beta (the same arithmetic
-    as :func:`tip_logits`); ties go to the first pair in (alpha, beta) order."""
+    The zero-shot logits and the affinities are computed once (with :func:`tip_logits`' own terms, so the pair is
+    searched on the affinity it is tested with), the cache term once per beta; ties go to the first pair in (alpha,
+    beta) order."""
     labels = torch.as_tensor(labels)
-    f = _norm(features)
-    zero_shot = scale * f @ _norm(class_emb).T
-    affinity = f @ _norm(keys).T
+    zero_shot, affinity = _terms(features, class_emb, keys, scale)
     scores = {}
     for b in betas:
         cache = torch.exp(-b * (1.0 - affinity)) @ values
@@ -95,7 +100,7 @@ def train_tip_adapter_f(views, shot_labels, class_emb, alpha: float, beta: float
         perm = torch.randperm(len(y), generator=gen)
         for a in range(0, len(y), batch_size):
             idx = perm[a : a + batch_size]
-            logits = tip_logits(x[idx], class_emb, keys, values, alpha, beta, scale, normalize_keys=False)
+            logits = tip_logits(x[idx], class_emb, keys, values, alpha, beta, scale)
             loss = F.cross_entropy(logits, y[idx])
             opt.zero_grad()
             loss.backward()

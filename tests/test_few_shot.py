@@ -278,3 +278,74 @@ def test_augmented_views_are_seeded_per_pass_and_image(tiny_models, shapes_cfg, 
     assert not np.allclose(a[0], a[1])  # two passes, two crops
     c = encode_views(model, augment, train, [4], passes=2, seed=0, device="cpu", progress=False)
     np.testing.assert_allclose(c[:, 0], a[:, 1], rtol=1e-5, atol=1e-6)  # an image's views do not depend on others
+
+
+# ---- Tip-Adapter's alpha/beta: one affinity for search and test, searched on val only ----
+
+def _released_tip_logits(f, emb, keys, values, a, b, scale=100.0):
+    """Tip-Adapter's logits written out as the released code computes them: normalised features, the keys as they
+    are (the -F adapter is a linear layer whose weights are the tuned keys)."""
+    f = F.normalize(torch.as_tensor(f, dtype=torch.float32), dim=-1)
+    return scale * f @ F.normalize(emb, dim=-1).T + a * torch.exp(-b * (1 - f @ keys.T)) @ values
+
+
+def _best_pair(f, y, emb, keys, values, alphas, betas):
+    acc = {(a, b): accuracy(_released_tip_logits(f, emb, keys, values, a, b), y) for a in alphas for b in betas}
+    return next(ab for ab in ((a, b) for a in alphas for b in betas) if acc[ab] == max(acc.values()))
+
+
+def _unnormalised_keys_world():
+    """A 4-class world with tuned keys whose norms are far from 1 (as Tip-Adapter-F's can drift), where searching
+    with re-normalised keys would pick another (alpha, beta) than searching with the keys as they are."""
+    data = _world(seed=2)
+    g = torch.Generator().manual_seed(11)
+    x = F.normalize(torch.as_tensor(data["shot_x"]), dim=-1)
+    keys = x * torch.linspace(0.4, 2.5, len(x))[torch.randperm(len(x), generator=g)][:, None]
+    return data, keys, one_hot(data["shot_y"], 4)
+
+
+def test_tip_adapter_search_scores_the_keys_as_the_test_logits_use_them():
+    data, keys, values = _unnormalised_keys_world()
+    alphas, betas = FS_CFG["tip_adapter"]["alphas"], FS_CFG["tip_adapter"]["betas"]
+    emb, vx, vy = data["class_emb"], data["val_x"], data["val_y"]
+    as_given = _best_pair(vx, vy, emb, keys, values, alphas, betas)
+    assert as_given != _best_pair(vx, vy, emb, F.normalize(keys, dim=-1), values, alphas, betas)  # the case bites
+    assert search_alpha_beta(vx, vy, emb, keys, values, alphas, betas) == as_given
+    torch.testing.assert_close(tip_logits(data["test_x"], emb, keys, values, *as_given),
+                               _released_tip_logits(data["test_x"], emb, keys, values, *as_given))
+
+
+def test_tip_adapter_f_tests_with_the_pair_searched_for_its_tuned_keys(monkeypatch):
+    import synrec.few_shot_methods as fsm
+
+    data, keys, values = _unnormalised_keys_world()
+    monkeypatch.setattr(fsm, "train_tip_adapter_f", lambda *a, **k: keys)  # these are the "tuned" keys
+    out = fsm.run_method("tip-f", data, FS_CFG, SCE, seed=0)
+    t = FS_CFG["tip_adapter"]
+    pair = _best_pair(data["val_x"], data["val_y"], data["class_emb"], keys, values, t["alphas"], t["betas"])
+    assert (out["details"]["alpha"], out["details"]["beta"]) == pair
+    want = accuracy(_released_tip_logits(data["test_x"], data["class_emb"], keys, values, *pair), data["test_y"])
+    assert out["metrics"]["acc1"] == pytest.approx(want)
+
+
+@pytest.mark.parametrize("method", ["tip", "tip-f"])
+def test_tip_adapter_picks_the_validation_optimal_pair_not_the_test_optimal_one(method):
+    """Shots of class i sit at class i+1's centre. On val, images of class i sit there too: the zero-shot head is
+    wrong and the cache right (large alpha wins). On test, images sit at their own centre: the head is right and the
+    cache wrong (alpha 0 wins). A search that saw the test set would choose alpha 0."""
+    from synrec.few_shot_methods import run_method
+
+    g = torch.Generator().manual_seed(0)
+    centres = F.normalize(torch.randn(3, 16, generator=g), dim=-1)
+
+    def near(idx):
+        return (centres[idx] + 0.05 * torch.randn(len(idx), 16, generator=g)).numpy()
+
+    y = torch.arange(3).repeat_interleave(4)
+    data = {"shot_x": near((y + 1) % 3), "shot_y": y.numpy(), "val_x": near((y + 1) % 3), "val_y": y.numpy(),
+            "test_x": near(y), "test_y": y.numpy(), "class_emb": centres, "logit_scale": 100.0}
+    cfg = {**FS_CFG, "tip_adapter": {**FS_CFG["tip_adapter"], "alphas": [0.0, 1000.0], "betas": [5.0],
+                                     "epochs": 2}}
+    out = run_method(method, data, cfg, SCE, seed=0)
+    assert out["details"]["alpha"] == 1000.0  # the val-optimal pair
+    assert out["metrics"]["acc1"] < 50  # ... which is the wrong one on test, as it must be allowed to be
