@@ -4,7 +4,7 @@ import _synrec_path  # noqa: F401  (repository root on sys.path)
 import torch
 
 from synrec.datasets import load_split
-from synrec.features import REAL_SOURCES, encode_images, feature_key
+from synrec.features import REAL_SOURCES, downsized, encode_images, feature_key
 from synrec.manifest import check_split_unchanged, check_unchanged, model_manifest, read
 from synrec.models import load_clip, pick_device, pick_dtype
 from synrec.runlog import rule_log, throughput_settings
@@ -22,6 +22,8 @@ with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
         source = ImageStore(sm.input.images)
     device = pick_device(sm.params.device)
     model, preprocess, _ = load_clip(sm.params.model, device)
+    if w.source not in REAL_SOURCES:  # synthetic images at the target set's resolution, where its YAML asks
+        preprocess = downsized(preprocess, ds.get("synthetic_resize"))
     dtype = pick_dtype(sm.params.model, device)
     key, parts = feature_key(model_id, preprocess, source.fingerprint(), dtype)
     feats = encode_images(model, preprocess, source, device, fcfg["batch_size"], fcfg["num_workers"], dtype,

@@ -14,7 +14,7 @@ from synrec.models import pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
 from synrec.seeds import name_order
-from synrec.stores import open_synthetic
+from synrec.stores import open_synthetic, safety_counts
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
@@ -44,6 +44,8 @@ with rule_log(sm.log, f"from_scratch {w.dataset} {w.tsource}"):
     print(f"{w.tsource}: top-1 {metrics['acc1']:.2f}")
     write_json(sm.output[0], result_record(
         sm.config, w.dataset, cfg["model"], w.tsource, metrics, n_train=len(indices), seed=sm.params.seed,
-        settings=cfg, history=history, extra={"study": "from-scratch", "per_class": per_class},
+        settings=cfg, history=history, extra={"study": "from-scratch", "per_class": per_class,
+                                                         **({"synthetic": safety_counts(sm.input.syn)}
+                                                            if w.tsource == "syn" else {})},
         classnames=ds["classnames"]))
     ckpt.unlink(missing_ok=True)  # done: nothing left to resume

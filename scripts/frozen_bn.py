@@ -16,7 +16,7 @@ from synrec.models import load_clip, pick_device
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
 from synrec.seeds import name_order
-from synrec.stores import open_synthetic
+from synrec.stores import open_synthetic, safety_counts
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
@@ -45,5 +45,6 @@ with rule_log(sm.log, f"frozen_bn {w.dataset} {w.backbone} {w.shots}-shot seed {
     write_json(sm.output[0], result_record(
         sm.config, w.dataset, w.backbone, f"{w.tdata}-{w.bn}", metrics, n_train=len(indices), seed=sm.params.seed,
         settings={**tuning, "loss": loss, "synthetic": sm.params.synthetic if w.tdata == "syn" else None},
-        history=history, extra={"study": "frozen-bn", "shots": int(w.shots), "split_seed": int(w.fseed)},
+        history=history, extra={"study": "frozen-bn", "shots": int(w.shots), "split_seed": int(w.fseed),
+                                         **({"synthetic": safety_counts(sm.input.syn)} if w.tdata == "syn" else {})},
         classnames=ds["classnames"]))

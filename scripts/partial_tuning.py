@@ -12,7 +12,7 @@ from synrec.partial_tuning import share_tuned, tuned_parameters
 from synrec.results import result_record
 from synrec.runlog import rule_log, throughput_settings
 from synrec.seeds import name_order
-from synrec.stores import open_synthetic
+from synrec.stores import open_synthetic, safety_counts
 
 sm = snakemake  # noqa: F821
 w = sm.wildcards
@@ -36,5 +36,6 @@ with rule_log(sm.log, f"partial_tuning {w.dataset} {w.backbone} down to {w.level
     write_json(sm.output[0], result_record(
         sm.config, w.dataset, w.backbone, f"tune-{w.level}", metrics, n_train=len(indices), seed=sm.params.seed,
         settings={**sm.params.tuning, "loss": sm.params.loss, "data": sm.params.data}, history=history,
-        extra={"study": "partial-tuning", "level": w.level, "params_tuned": n_tuned, "share_tuned": share},
+        extra={"study": "partial-tuning", "level": w.level, "params_tuned": n_tuned, "share_tuned": share,
+               "synthetic": safety_counts(sm.input.syn)},
         classnames=ds["classnames"]))

@@ -72,11 +72,10 @@ def load_dataset_config(name: str, config_dir: str | Path) -> dict:
     if "{}" not in cfg["generation_template"]:
         raise SynrecError(f"{path}: key 'generation_template' must contain '{{}}'")
     names = cfg["classnames"]  # repeats are legal: CLIP's ImageNet names have 'missile' twice
-    disk = cfg.get("disk_classnames")
-    if disk is not None and len(disk) != len(names):
-        raise SynrecError(
-            f"{path}: key 'disk_classnames' has {len(disk)} entries but 'classnames' has {len(names)}"
-        )
+    for key in ("disk_classnames", "prompt_classnames"):
+        other = cfg.get(key)
+        if other is not None and len(other) != len(names):
+            raise SynrecError(f"{path}: key '{key}' has {len(other)} entries but 'classnames' has {len(names)}")
     cfg["_path"] = str(path)
     return cfg
 

@@ -103,6 +103,17 @@ class _AugmentedViews(torch.utils.data.Dataset):
         return self.augment(self.source.image(int(self.indices[i])))
 
 
+def downsized(preprocess, size: int | None):
+    """``preprocess`` after a resize of the shorter side to ``size`` (torchvision's default bilinear), as the paper
+    code's commented ``Resize(64)`` "for Cifar / Eurosat" does to synthetic images: they then carry the target set's
+    resolution (a dataset YAML's ``synthetic_resize``). ``None``: ``preprocess`` itself."""
+    if not size:
+        return preprocess
+    from torchvision import transforms as T
+
+    return T.Compose([T.Resize(size), *preprocess.transforms])
+
+
 def train_augmentation(preprocess, scale=(0.5, 1.0)):
     """The released Tip-Adapter's (and CoOp's) train views: random resized crop (scale 0.5-1, bicubic) and a
     horizontal flip at the model's input size, then the model's own tensor conversion and normalisation."""

@@ -9,8 +9,11 @@ Two samplers (``few_shot.sampler``):
 
 * ``dassl`` (default) - Dassl's ``generate_fewshot_dataset`` exactly: ``random.seed(seed)``, then for each class in
   order of first appearance in the split, ``random.sample(its items, K)``; the val set continues the same stream. On
-  CoOp's split files seeds 1-3 give the very shots CoOp and Tip-Adapter trained on. Relabelling classes does not move
-  them (the order is the data's), but adding or removing a class shifts every later class's draw.
+  the datasets read from CoOp's split JSON (format ``coop_split``: Caltech101, Pets, Cars, SUN397, DTD, EuroSAT,
+  Flowers, Food-101) seeds 1-3 give the very shots CoOp trained on. ImageNet and Aircraft are read as folders, in
+  another item order, so there only the rule and the seeds are CoOp's, not the shots. Tip-Adapter's own loaders draw
+  the val set before the train shots, so its shots differ from CoOp's (and ours) everywhere. Relabelling classes does
+  not move the shots (the order is the data's), but adding or removing a class shifts every later class's draw.
 * ``by-name`` - each class drawn from its own generator keyed on (seed, K, class name): a class's shots never
   depend on the other classes.
 """

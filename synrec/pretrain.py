@@ -139,9 +139,10 @@ def dataset(method: str, source, cfg: dict, seed: int):
         return SeededAugment(TwoViews(source, moco_v2_transform(cfg["image_size"]), indices), seed)
     from timm.data import create_transform
 
-    # timm's train transform; DeiT's recipe adds RandAugment and random erasing
+    # timm's train transform; DeiT's recipe adds RandAugment and random erasing, bicubic and per-pixel noise fill
     train = create_transform(cfg["image_size"], is_training=True, auto_augment=cfg.get("auto_augment"),
-                             re_prob=cfg.get("re_prob", 0.0))
+                             interpolation=cfg.get("interpolation") or "bilinear", re_prob=cfg.get("re_prob", 0.0),
+                             re_mode=cfg.get("re_mode") or "const")
     images = LabelledImages(source, train, indices)
     r = int(cfg.get("repeated_aug", 1))
     return SeededAugment(RepeatedViews(images, r) if r > 1 else images, seed)

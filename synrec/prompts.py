@@ -1,6 +1,8 @@
 """Text prompts for the text-to-image model: basic (B) and language enhancement (LE).
 
 * **B**: the class name in the dataset's ``generation_template`` (e.g. ``'a centered satellite photo of {}'``).
+  The name is the dataset's ``prompt_classnames`` entry where it has them (EuroSAT: "Herbaceous Vegetation Land",
+  as the paper code generates), else its ``classnames`` entry (CLIP's, which the zero-shot head always uses).
 * **LE**: a word-to-sentence T5 (CommonGen) turns the class keyword into diverse sentences, which then fill the same
   template. As in the paper's code (facts 2.1) we sample ``N + extra`` sentences with top-k sampling, deduplicate and
   keep a random ``N``. Unlike it we seed everything, feed the label whole (the paper's code split labels on '.'), and
@@ -18,9 +20,15 @@ from tqdm import tqdm
 from .seeds import derive_seed
 
 
+def prompt_names(ds_cfg: dict) -> list[str]:
+    """The class names the prompts carry: ``prompt_classnames`` where the dataset sets them (EuroSAT: its own names,
+    as the paper code generated from), else ``classnames`` (the zero-shot head's)."""
+    return ds_cfg.get("prompt_classnames") or ds_cfg["classnames"]
+
+
 def basic_prompts(ds_cfg: dict) -> list[list[str]]:
     """One prompt per class: the class name in the generation template."""
-    return [[ds_cfg["generation_template"].format(c)] for c in ds_cfg["classnames"]]
+    return [[ds_cfg["generation_template"].format(c)] for c in prompt_names(ds_cfg)]
 
 
 @torch.no_grad()
@@ -59,7 +67,7 @@ def enhance_class(tokenizer, model, keyword: str, n: int, seed: int, extra: int 
 def le_prompts(ds_cfg: dict, tokenizer, model, le_cfg: dict, seed: int, progress: bool = True) -> tuple[list, list]:
     """LE prompts per class (sentences in the generation template) and, per class, the count of distinct ones."""
     prompts, n_unique = [], []
-    names = ds_cfg["classnames"]
+    names = prompt_names(ds_cfg)
     for name in tqdm(names, desc=f"LE {ds_cfg['name']}", disable=not progress):
         sentences, k = enhance_class(
             tokenizer, model, ds_cfg["le_keyword"].format(name), le_cfg["sentences_per_class"],

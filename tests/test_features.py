@@ -32,6 +32,23 @@ def test_encode_images_matches_a_direct_forward_pass(clips, split):
     np.testing.assert_allclose(feats[7], direct, rtol=1e-4, atol=1e-5)
 
 
+def test_synthetic_resize_downsizes_before_clips_preprocessing_and_changes_the_key(clips):
+    """A dataset's ``synthetic_resize`` (the paper code's commented Resize(64) "for Cifar / Eurosat"): a synthetic
+    image carries the target set's resolution, then CLIP's own preprocessing; unset leaves preprocessing as it is."""
+    from PIL import Image
+
+    from synrec.features import downsized
+
+    pre = clips["clip_rn"][1]
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8))
+    assert downsized(pre, None) is pre
+    small = downsized(pre, 32)
+    torch.testing.assert_close(small(img), pre(img.resize((32, 32), Image.BILINEAR)), atol=0.02, rtol=0)
+    assert not torch.allclose(small(img), pre(img), atol=0.1)
+    ident = {"model": "m"}
+    assert feature_key(ident, small, "fp")[0] != feature_key(ident, pre, "fp")[0]
+
+
 def test_corrupt_image_inside_a_dataloader_worker_is_still_one_line(clips, split):
     model, preprocess, _ = clips["clip_rn"]
     split.paths[4].write_bytes(b"garbage")

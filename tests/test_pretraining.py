@@ -244,6 +244,7 @@ def test_deit_small_is_pretrained_with_deits_recipe():
     """DeiT's recipe (RandAugment, Mixup 0.8 / CutMix 1.0, label smoothing 0.1, random erasing 0.25, drop-path 0.1,
     repeated augmentation x3) is the paper config's default for deit_small_patch16_224, and each piece is wired."""
     from PIL import Image
+    from torchvision.transforms import InterpolationMode
 
     from synrec.pretrain import dataset
     from synrec.training import MixupStep, classification_step, train_loop
@@ -273,6 +274,13 @@ def test_deit_small_is_pretrained_with_deits_recipe():
 
     data = dataset("supervised", Source(), recipe, seed=0)
     assert len(data) == 36  # three views of each image
+    steps = {type(t).__name__: t for t in data.data.data.preprocess.transforms}  # DeiT's bicubic, per-pixel noise
+    assert steps["RandomResizedCropAndInterpolation"].interpolation == InterpolationMode.BICUBIC
+    assert steps["RandomErasing"].mode == "pixel" and steps["RandomErasing"].probability == 0.25
+    plain = dataset("supervised", Source(), {**recipe, "interpolation": None, "re_mode": None}, seed=0)
+    steps = {type(t).__name__: t for t in plain.data.data.preprocess.transforms}  # unset: timm's defaults
+    assert steps["RandomResizedCropAndInterpolation"].interpolation == InterpolationMode.BILINEAR
+    assert steps["RandomErasing"].mode == "const"
     step = classification_step(recipe, 4)
     assert isinstance(step, MixupStep)
     seen = []

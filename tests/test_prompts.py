@@ -7,6 +7,21 @@ def test_basic_prompts_use_the_generation_template(shapes_cfg):
     assert prompts.basic_prompts(shapes_cfg)[1] == ["a centered satellite photo of green square"]
 
 
+def test_prompts_carry_the_prompt_classnames_and_the_head_keeps_classnames(monkeypatch, shapes_cfg):
+    """EuroSAT as the paper code: B, LE (and RG, which starts from the B prompts) carry the dataset's own names; the
+    zero-shot head keeps CLIP's (``classnames``)."""
+    own = ["Red Circle", "Green Square", "Blue Triangle", "Yellow Star"]
+    cfg = {**shapes_cfg, "prompt_classnames": own}
+    assert [p[0] for p in prompts.basic_prompts(cfg)] == [f"a photo of {n}" for n in own]
+    keywords = []
+    monkeypatch.setattr(prompts, "enhance_class", lambda tok, model, kw, n, seed, **k: (keywords.append(kw) or
+                                                                                        [kw] * n, 1))
+    le = {"sentences_per_class": 2, "extra_samples": 0, "max_rounds": 1, "top_k": 5, "max_length": 8, "batch_size": 2}
+    out, _ = prompts.le_prompts({**cfg, "le_keyword": "a {}"}, None, None, le, seed=0, progress=False)
+    assert keywords == [f"a {n}" for n in own] and out[2] == ["a photo of a Blue Triangle"] * 2
+    assert prompts.basic_prompts(shapes_cfg)[2] == [f"a photo of {shapes_cfg['classnames'][2]}"]  # none set
+
+
 def test_enhance_class_dedups_samples_and_keeps_n(monkeypatch):
     calls = []
 

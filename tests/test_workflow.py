@@ -203,6 +203,7 @@ def check_few_shot_outputs(project):
     # mix lr 0.05), once: they do not depend on the split seed
     assert frozen["n_train"] == 4 * 8 and frozen["settings"]["loss"] == "SCE" and frozen["settings"]["lr"] == 0.01
     assert frozen["settings"]["synthetic"] == "LE+CF"
+    assert frozen["synthetic"] == {"safety_checker": "off", "flagged_dropped": 0, "regenerated": 0}  # as CT's
     assert not (project / "results/frozen_bn/demo_shapes/RN50/4shot-seed2/syn-bn-frozen.json").exists()
     # frozen BN on images is CT on cached features: the Syn/frozen cell is Table 1's RN50 LE+CF-SCE, class by class
     cached = json.loads((project / "results/zeroshot/demo_shapes/RN50/LE+CF-SCE.json").read_text())

@@ -120,7 +120,7 @@ def build(cb_dir: Path) -> dict[str, dict]:
         splits={"train": "train", "test": "val"}, folders=wnids)
     add("sun397", "SUN397", "s", "coop_split", "sun397", lines("sun397"), CLIP_PROMPTS.format("sun397"),
         cb_tpl["sun397"], cbt.format("sun397"), images="SUN397", split_file="split_zhou_SUN397.json",
-        check_names=False)
+        check_names=False)  # CoOp's JSON names are reversed folder paths; see check_names in the schema
     add("aircraft", "Aircraft", "f", "imagefolder", "fgvc_aircraft_folders", lines("fgvc_aircraft"),
         CLIP_PROMPTS.format("fgvc_aircraft"), ["a photo of a {c}, a type of aircraft."],
         "the paper code's aircraft_template (one prompt; its 17.34 is a single-template number)",
@@ -154,13 +154,13 @@ def build(cb_dir: Path) -> dict[str, dict]:
         generation_template="a photo of {} texture")
     add("eurosat", "EuroSAT", "si", "coop_split", "eurosat", cb_names["eurosat"], cb.format("eurosat"),
         ["a centered satellite photo of {c}."], "the paper code's eurosat_template", images="2750",
-        split_file="split_zhou_EuroSAT.json", disk_classnames=EUROSAT_COOP,
+        split_file="split_zhou_EuroSAT.json", disk_classnames=EUROSAT_COOP, prompt_classnames=EUROSAT_COOP,
         generation_template="a centered satellite photo of {}")
     add("imagenet_sketch", "ImageNet-Sketch", "r", "imagefolder", "imagenet-sketch", imagenet, in_src, imagenet_tpl,
-        in_tpl_src, splits={"test": "sketch"}, folders=wnids)
+        in_tpl_src, splits={"test": "sketch"}, folders=wnids, generation_template="sketch of {}")
     add("imagenet_r", "ImageNet-R", "r", "imagefolder", "imagenet-r", [imagenet[i] for i in r_idx],
         in_src + " at timm's imagenet_r_indices", imagenet_tpl, in_tpl_src, splits={"test": "."},
-        folders=timm_lines("imagenet_r_synsets.txt"))
+        folders=timm_lines("imagenet_r_synsets.txt"), generation_template="a rendition of {}")
     for name, repo in HUB.items():
         d[name]["hub_webdataset"] = {"repo": f"clip-benchmark/{repo}", "root": repo, "splits": ["test"]}
     for name, (counts, source) in COUNTS.items():
