@@ -13,7 +13,6 @@ from synrec import manifest as synrec_manifest
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
 from synrec.datasets import ZEROSHOT_TEST
 from synrec.datasets import dataset_folder as synrec_dataset_folder
-from synrec.datasets import how_to_get as synrec_how_to_get
 from synrec.datasets import has_val_split as dataset_has_val_split
 from synrec.features import REAL_SOURCES
 from synrec.errors import SynrecError
@@ -21,6 +20,7 @@ from synrec.few_shot_methods import METHODS as FS_METHODS
 from synrec.few_shot_methods import synthetic_source
 from synrec.generation import SPEED_DEFAULTS, n_chunks
 from synrec.models import local_model_path
+from synrec.prepare import how_to_get as synrec_how_to_get
 from synrec.pretrain_data import blocks as pt_block_ids
 from synrec.pretrain_data import per_class as pt_per_class_count
 

@@ -122,6 +122,19 @@ MANUAL = {
 }
 
 
+def how_to_get(cfg: dict, data_root: str | Path) -> str:
+    """The command or manual step that puts dataset ``cfg`` under ``data_root``."""
+    name = cfg["name"]
+    login = RECIPES[name].login if name in RECIPES else ""
+    fix = (f"get {login}, then python -m synrec.prepare {name} --from <their folder> --data-root {data_root}" if login
+           else f"python -m synrec.prepare {name} --data-root {data_root}" if name in RECIPES else
+           f"get {MANUAL[name]}" if name in MANUAL else
+           f"put it under {data_root} as {cfg.get('_path')} says (root, format, split file)")
+    if cfg.get("hub_webdataset"):
+        fix += f" (its test split alone: python -m synrec.prepare {name} --hub --data-root {data_root})"
+    return fix
+
+
 def _link(src: Path, dst: Path) -> None:
     """``dst`` as a hard link to ``src`` (no second copy on disk), or a copy where links are not possible."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -345,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"synrec: {exc}")
             failed += 1
     return 1 if failed else 0
+
 
 
 if __name__ == "__main__":

@@ -126,7 +126,8 @@ def test_malformed_split_json(tmp_path):
 
 
 def test_disk_classnames_reads_each_formats_own_spelling(tmp_path, capsys):
-    from synrec.datasets import disk_classnames, main
+    from synrec.datasets import disk_classnames
+    from synrec.datasets.cli import main
 
     demo_data.write_cifar(tmp_path / "ds", SHAPES, COUNTS, variant="cifar100")
     assert disk_classnames(dataset_cfg("cifar"), tmp_path) == SHAPES
@@ -254,7 +255,8 @@ def test_webdataset_label_order_class_count_and_shards_are_checked(tmp_path):
 def test_check_says_which_datasets_are_present_complete_and_readable(tmp_path, capsys):
     import yaml
 
-    from synrec.datasets import check_dataset, main, splits_in_use
+    from synrec.datasets import check_dataset, splits_in_use
+    from synrec.datasets.cli import main
 
     demo_data.write_coop_split(tmp_path / "ds", SHAPES, COUNTS, "s.json", images="images")
     cfg = dataset_cfg("coop_split", images="images", split_file="s.json")
@@ -290,3 +292,14 @@ def test_check_says_which_datasets_are_present_complete_and_readable(tmp_path, c
     out = capsys.readouterr().out
     assert "t                INCOMPLETE  " in out and "gone             MISSING" in out
     assert "0 of 2 datasets present, complete and readable" in out
+
+
+def test_the_readers_do_not_import_the_downloader():
+    """synrec.datasets (readers, checks) -> nothing of synrec.prepare; the --check CLI asks prepare how to fetch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, synrec.datasets; assert 'synrec.prepare' not in sys.modules, 'readers import prepare'; "
+            "import synrec.datasets.cli; assert 'synrec.prepare' in sys.modules")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
