@@ -1,0 +1,104 @@
+# Input functions, targets and settings of the few-shot study (Tables 5-7, Figure 1): rules/fewshot.smk and
+# tables.smk use them.
+
+
+def fewshot_inputs(w):
+    """Features of the train/val/test splits, the head, the shots, and what the method trains on."""
+    feats = f"{WORK}/{w.dataset}/features/{w.backbone}"
+    inputs = {
+        "split": f"{WORK}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
+        "train": f"{feats}/train.h5",
+        "test": f"{feats}/test.h5",
+        "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
+        "model_manifest": clip_manifest(w.backbone),
+        "train_manifest": data_manifest(w.dataset, "train"),
+        "test_manifest": data_manifest(w.dataset, "test"),
+    }
+    if has_val_split(w.dataset):
+        inputs["val"] = f"{feats}/val.h5"
+        inputs["val_manifest"] = data_manifest(w.dataset, "val")
+    if w.method in ("tip", "tip-f"):
+        inputs["views"] = f"{WORK}/{w.dataset}/fewshot/{w.backbone}/views-{w.shots}shot-seed{w.fseed}.h5"
+    source = synthetic_source(w.method)
+    if source in ("B", "RF"):  # B = the zero-shot best: LE images after the CLIP filter
+        inputs["syn"] = f"{feats}/syn-LE.h5"
+        inputs["keep"] = f"{WORK}/{w.dataset}/synthetic/LE/cf.h5"
+        inputs["images"] = f"{WORK}/{w.dataset}/synthetic/LE/images.h5"
+    if source == "RF":
+        inputs["rf"] = f"{WORK}/{w.dataset}/fewshot/rf-{w.shots}shot-seed{w.fseed}.h5"
+    if source == "RG":
+        inputs["syn"] = f"{feats}/syn-RG-{w.shots}shot-seed{w.fseed}.h5"
+        inputs["images"] = f"{WORK}/{w.dataset}/synthetic/RG-{w.shots}shot-seed{w.fseed}/images.h5"
+    return inputs
+
+
+def fewshot_results(datasets, methods, shots=None):
+    return [
+        f"{RESULTS}/fewshot/{d}/{FS['backbone']}/{k}shot-seed{s}/{m}.json"
+        for d in datasets
+        for k in (shots or FS["shots"])
+        for s in FS["seeds"]
+        for m in methods
+    ]
+
+
+def frozen_bn_inputs(w):
+    """Table 6: the shots, the zero-shot head, the CLIP model, the real images, and the synthetic images."""
+    inputs = {
+        "split": f"{WORK}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
+        "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
+        "train_manifest": data_manifest(w.dataset, "train"),
+        "test_manifest": data_manifest(w.dataset, "test"),
+        "model": clip_manifest(w.backbone),
+    }
+    if w.tdata == "syn":
+        if FS["table6"]["synthetic"] == "RG":
+            inputs["syn"] = f"{WORK}/{w.dataset}/synthetic/RG-{w.shots}shot-seed{w.fseed}/images.h5"
+        else:  # LE+CF: the zero-shot study's LE images after the CLIP filter
+            inputs.update(synthetic_images(w.dataset, "LE+CF"))
+    return inputs
+
+
+def frozen_bn_settings(tdata):
+    """Real shots tune as CT w. init does (ct_real, CE). LE+CF images as the zero-shot study's CT (ct, SCE): the
+    paper's Syn/frozen-BN cell is its LE+CF-SCE number. RG images as the synthetic phase of phase-wise training (the
+    mix settings, SCE)."""
+    if tdata == "real":
+        return {**FS["ct_real"], "loss": "CE"}
+    if FS["table6"]["synthetic"] == "LE+CF":
+        return {**config["ct"], "loss": "SCE"}
+    m = FS["mix"]
+    return {
+        "epochs": m["epochs"],
+        "lr": m["lr"],
+        "weight_decay": m["weight_decay"],
+        "batch_size": m["batch_size_syn"],
+        "warmup_steps": m["warmup_steps"],
+        "grad_clip": m["grad_clip"],
+        "loss": "SCE",
+    }
+
+
+def frozen_bn_results():
+    """Table 6's runs: real shots for every split seed; LE+CF images (the same for every seed) once."""
+    t6 = FS["table6"]
+    return [
+        f"{RESULTS}/frozen_bn/{t6['dataset']}/{FS['backbone']}/{t6['shots']}shot-seed{s}/{d}-{bn}.json"
+        for s in FS["seeds"]
+        for d in ("real", "syn")
+        for bn in ("bn-train", "bn-frozen")
+        if d == "real" or t6["synthetic"] == "RG" or s == FS["seeds"][0]
+    ]
+
+
+def few_shot_targets():
+    if not FS_DATASETS:
+        return []
+    targets = [f"{RESULTS}/figure1.png", f"{RESULTS}/figure1.csv"]
+    if FS["table5"]["dataset"] in FS_DATASETS and FS["table5"]["shots"] in FS["shots"]:
+        targets.append(f"{RESULTS}/table5.csv")
+    if FS["table6"]["dataset"] in FS_DATASETS:
+        targets.append(f"{RESULTS}/table6.csv")
+    if FS["table7"]["dataset"] in FS_DATASETS:
+        targets.append(f"{RESULTS}/table7.csv")
+    return targets

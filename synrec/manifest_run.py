@@ -1,0 +1,140 @@
+"""What a workflow run does with the content manifests (:mod:`synrec.manifest`) before any job starts.
+
+* :func:`refresh_all` - adopt the content already on disk (a missing manifest of a present model or split is
+  created, dated at its content's newest time, so nothing made since reruns), then recompute every manifest and
+  rewrite, and so re-date, those whose content changed. A split that fails its check keeps its old manifest (or
+  gets none) and comes back as a problem line.
+* :func:`missing_content` - the dataset and model folders that the DAG's manifest jobs would find missing, one line
+  each with what to do (the fetch command from :func:`synrec.prepare.how_to_get`).
+* :func:`stop_message` - the one message that stops a run before submission: the missing content, and the failed
+  splits that a job of the DAG reads.
+* :func:`write_manifest` - the body of the ``model_manifest`` and ``data_manifest`` rules.
+
+Snakemake's side (``rules/common.smk``) only hands these the config's models, datasets and path layout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import manifest
+from .datasets import ZEROSHOT_TEST, dataset_folder
+from .errors import SynrecError
+from .models import local_model_path
+
+
+def model_roles(models: dict) -> dict:
+    """``{role: model spec}`` of a config's ``models`` section: clip-<backbone>, text_to_image, word_to_sentence."""
+    return {
+        **{f"clip-{b}": spec for b, spec in models["clip"].items()},
+        "text_to_image": models["text_to_image"],
+        "word_to_sentence": models["word_to_sentence"],
+    }
+
+
+def source_split(cfg: dict, source: str, train_split: str, val_split: str) -> str:
+    """The split name a real feature source reads (train/val: the few-shot study's splits; zs-test: the zero-shot
+    test list)."""
+    return {"train": train_split, "val": val_split, "zs-test": ZEROSHOT_TEST}.get(source, cfg["test_split"])
+
+
+def write_manifest(out, log, compute) -> None:
+    """Rules model_manifest / data_manifest: a new manifest, dated now (the jobs downstream of it rerun); a
+    :class:`SynrecError` becomes Snakemake's one-line WorkflowError, also written to the job's log."""
+    from snakemake.exceptions import WorkflowError
+
+    from .atomic import write_json
+
+    try:
+        m = compute()
+    except SynrecError as exc:
+        Path(log).write_text(f"error: {exc}\n")
+        raise WorkflowError(f"synrec: {exc}") from None
+    write_json(out, m)
+    Path(log).write_text(f"{out}: {json.dumps(m['identity'])}\n")
+
+
+def _refresh(path: Path, compute, problems: dict, create: bool = False) -> None:
+    try:
+        if create:
+            compute(None)
+        elif manifest.refresh(path, compute):
+            print(f"synrec: content changed: {path} (the jobs that read it rerun)", file=sys.stderr)
+    except (SynrecError, OSError) as exc:
+        problems[str(path)] = str(exc)
+        if not create:
+            print(f"synrec: warning: {path} kept as it was: {exc}", file=sys.stderr)
+
+
+def refresh_all(manifests: str | Path, roles: dict, datasets: dict, sources: dict, data_root: str | Path,
+                split_of, dataset_config) -> dict:
+    """Adopt and refresh the manifests under ``manifests`` (``model/<role>.json``, ``data/<dataset>/<source>.json``).
+
+    ``roles``: ``{role: spec}`` (:func:`model_roles`); ``datasets``: the configured ``{name: cfg}``; ``sources``:
+    ``{name: [real source, ...]}`` the studies read; ``split_of(name, source)``: the split a source reads;
+    ``dataset_config(name)``: the config of any dataset a manifest exists for (the demo's, CIFAR transfer's).
+    Returns ``{manifest path: one line}`` for the splits that failed their check."""
+    manifests, problems = Path(manifests), {}
+    for role, spec in roles.items():
+        path, local = manifests / "model" / f"{role}.json", local_model_path(spec)
+        if not path.exists() and (local is None or Path(local).exists()):
+            _refresh(path, lambda prev, s=spec, p=path, at=local: manifest.create(
+                p, manifest.model_manifest(s), manifest.model_mtime_ns(at)), problems, create=True)
+    for name, cfg in datasets.items():
+        if not dataset_folder(cfg, data_root).is_dir():
+            continue
+        for source in sources[name]:
+            path = manifests / "data" / name / f"{source}.json"
+            if not path.exists():  # adopted only when it passes the check; else the problem stops the run
+                _refresh(path, lambda prev, c=cfg, p=path, s=split_of(name, source): manifest.create(
+                    p, manifest.data_manifest(c, data_root, s), manifest.data_mtime_ns(c, data_root)),
+                    problems, create=True)
+    for path in sorted(manifests.glob("model/*.json")):
+        if path.stem in roles:
+            _refresh(path, lambda prev, r=path.stem: manifest.model_manifest(roles[r], prev), problems)
+    for path in sorted(manifests.glob("data/*/*.json")):
+        name, source = path.parent.name, path.stem
+        _refresh(path, lambda prev, d=name, s=source: manifest.data_manifest(
+            dataset_config(d), data_root, split_of(d, s), prev), problems)
+    return problems
+
+
+def missing_content(jobs, roles: dict, data_root: str | Path, dataset_config, made_by_a_rule, how_to_get) -> list:
+    """What the manifest jobs among ``jobs`` (Snakemake jobs: ``.rule.name``, ``.wildcards``) would find missing:
+    the dataset and model folders that are not on disk and that no rule makes (``made_by_a_rule(kind, name)``,
+    kind ``dataset`` or ``model``), one line each, saying what to do."""
+    lines = {}
+    for job in jobs:
+        name, w = job.rule.name, job.wildcards
+        if name == "data_manifest" and not made_by_a_rule("dataset", w.dataset):
+            cfg = dataset_config(w.dataset)
+            folder = dataset_folder(cfg, data_root)
+            if not folder.is_dir():
+                lines[w.dataset] = (
+                    f"dataset '{w.dataset}': folder {folder} does not exist (key 'root' in "
+                    f"{cfg.get('_path', 'its config')} under data_root '{data_root}'): "
+                    f"{how_to_get(cfg, data_root)}; or leave it out with --config datasets=[...]"
+                )
+        elif name == "model_manifest" and not made_by_a_rule("model", w.role):
+            local = local_model_path(roles[w.role])
+            if local and not Path(local).exists():
+                lines[w.role] = (
+                    f"model '{w.role}': {local} does not exist (models: in the config): copy the weights there, "
+                    "or name the model by its hub id and pretrained tag"
+                )
+    return list(lines.values())
+
+
+def stop_message(missing: list, problems: dict, read_paths) -> str | None:
+    """The message that stops a run before submission, or None: every missing input, and every failed split
+    (``problems``, from :func:`refresh_all`) whose manifest is among ``read_paths`` (what the DAG's jobs read, and
+    what the jobs to run make), paths compared normalised."""
+    read = {os.path.normpath(p) for p in read_paths}
+    lines = [*missing, *(line for path, line in problems.items() if os.path.normpath(path) in read)]
+    if not lines:
+        return None
+    listing = "\n".join(f"  - {m}" for m in lines)
+    return f"synrec: {len(lines)} input(s) missing or incomplete, nothing was submitted:\n{listing}"
