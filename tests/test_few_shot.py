@@ -349,3 +349,37 @@ def test_tip_adapter_picks_the_validation_optimal_pair_not_the_test_optimal_one(
     out = run_method(method, data, cfg, SCE, seed=0)
     assert out["details"]["alpha"] == 1000.0  # the val-optimal pair
     assert out["metrics"]["acc1"] < 50  # ... which is the wrong one on test, as it must be allowed to be
+
+
+def test_run_method_runs_the_phases_in_the_order_its_name_says():
+    """syn2real-RG: the synthetic phase (SCE) first, then the real shots (CE); real2syn-RG the other way round."""
+    from synrec.few_shot_methods import run_method
+
+    data = _world()
+    cfg = {**FS_CFG, "ct_real": {**FS_CFG["ct_real"], "epochs": 2}, "mix": {**FS_CFG["mix"], "epochs": 3}}
+    phases = {m: [h["phase"] for h in run_method(m, data, cfg, SCE, seed=0)["details"]["history"]]
+              for m in ("syn2real-RG", "real2syn-RG")}
+    assert phases == {"syn2real-RG": ["syn"] * 3 + ["real"] * 2, "real2syn-RG": ["real"] * 2 + ["syn"] * 3}
+
+
+def test_mix_training_distils_from_the_frozen_zero_shot_head_on_the_synthetic_batch(monkeypatch):
+    """The SCE teacher is the zero-shot head (fixed: the head the student starts from), applied to the synthetic
+    batch, at every step; not the moving student, nor the real batch."""
+    import synrec.mix_training as mt
+
+    xr, yr = features(4, 0)
+    xs, ys = features(6, 1)
+    teacher_logits = ClassifierHead(FLAT, 100.0)(torch.as_tensor(xs)).detach()
+    seen = []
+
+    def spy(student, teacher, labels, weight, temperature):
+        seen.append(teacher.detach().clone())
+        return SCE_LOSS(student, teacher, labels, weight, temperature)
+
+    SCE_LOSS = mt.sce_loss
+    monkeypatch.setattr(mt, "sce_loss", spy)
+    train_mix(xr, yr, xs, ys, FLAT, MIX, SCE, seed=0)
+    assert len(seen) == 4 * 3  # every synthetic step
+    for t in seen:  # each row is the frozen head's logits of one synthetic feature
+        dist = torch.cdist(t, teacher_logits)
+        assert float(dist.min(1).values.max()) < 1e-4

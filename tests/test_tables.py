@@ -116,14 +116,20 @@ def test_table5_6_7_cells_come_from_their_own_method_and_shot_count(tmp_path):
     assert table6_rows(summary, ds, 4)[1] == [["Real", "", "21.00"], ["Real", "yes", "22.00"],
                                               ["Syn", "", "23.00"], ["Syn", "yes", "24.00"]]
     assert table7_rows(summary, ds, [1, 4])[1] == [[1, "12.00", "13.00", "11.00"], [4, "42.00", "43.00", "70.00"]]
+    assert table7_rows(summary, ds, [1, 4])[0] == ["M-shot", "Phase-wise syn->real", "Phase-wise real->syn",
+                                                   "Mix training"]
+    assert table5_rows(summary, ds, 4)[0] == ["Dataset", "Shots", "B", "RF", "RG"]
 
 
 def test_figure1_rows_per_method_in_shot_order_with_zero_shot_first(tmp_path):
     from synrec.tables import figure1_rows
 
     records = [_fs("ct-init", 4, 60.0), _fs("ct-init", 1, 40.0), _fs("tip", 1, 45.0), _fs("mix-RG", 1, 50.0),
-               _fs("mix-B", 1, 99.0), _fs("coop", 1, 30.0, dataset="other")]
+               _fs("mix-B", 1, 99.0), _fs("coop", 1, 30.0, dataset="other"), _fs("tip-f", 1, 46.0),
+               _fs("coop", 1, 31.0)]
     header, rows = figure1_rows(_summary(tmp_path, records), {"euro": 35.0}, [{"name": "euro"}])
+    assert header == ["dataset", "method", "shots", "acc1_mean", "acc1_std", "n_seeds"]
     assert [r[:4] for r in rows] == [["euro", "Zero-shot CLIP", 0, "35.00"], ["euro", "CT w. init", 1, "40.00"],
                                      ["euro", "CT w. init", 4, "60.00"], ["euro", "Tip-Adapter", 1, "45.00"],
+                                     ["euro", "Tip-Adapter-F", 1, "46.00"], ["euro", "CoOp", 1, "31.00"],
                                      ["euro", "CT w. Syn", 1, "50.00"]]
