@@ -9,12 +9,11 @@ CLIP RN50/ViT-B/16 at 224 px an encoder pass dominates and the ratio approaches 
     .venv/bin/python bench/ct_cached_vs_reencode.py [--images 1024] [--epochs 10]
 """
 
-import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from _bench import parser, ratio, seconds
 
 from synrec import demo_data, tiny
 from synrec.classifier_tuning import train_ct
@@ -38,7 +37,7 @@ class Arrays:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--images", type=int, default=1024)
     ap.add_argument("--epochs", type=int, default=10)
     args = ap.parse_args()
@@ -51,20 +50,18 @@ def main() -> None:
         src = Arrays(images)
         encode_images(model, pre, Arrays(images[:64]), "cpu", progress=False)  # warm-up
 
-        t0 = time.perf_counter()
-        feats = encode_images(model, pre, src, "cpu", batch_size=256, progress=False)
-        train_ct(feats, labels, emb, {**CT, "epochs": args.epochs}, progress=False)
-        cached = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        for _ in range(args.epochs):
+        def cached():
             feats = encode_images(model, pre, src, "cpu", batch_size=256, progress=False)
-            train_ct(feats, labels, emb, {**CT, "epochs": 1}, progress=False)
-        reencode = time.perf_counter() - t0
+            train_ct(feats, labels, emb, {**CT, "epochs": args.epochs}, progress=False)
+
+        def reencode():
+            for _ in range(args.epochs):
+                feats = encode_images(model, pre, src, "cpu", batch_size=256, progress=False)
+                train_ct(feats, labels, emb, {**CT, "epochs": 1}, progress=False)
+
+        times = seconds(cached), seconds(reencode)
     print(f"{len(labels)} images, {args.epochs} CT epochs, tiny CLIP-RN, 2 CPU threads")
-    print(f"cached features : {cached:7.2f} s")
-    print(f"re-encode/epoch : {reencode:7.2f} s")
-    print(f"ratio re-encode/cached: {reencode / cached:.1f}x")
+    ratio(f"CT, {args.epochs} epochs", "re-encode", times[1], "cached", times[0])
 
 
 if __name__ == "__main__":

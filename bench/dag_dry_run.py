@@ -10,33 +10,31 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
-from pathlib import Path
 
 import yaml
+from _bench import REPO, parser, seconds
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-from synrec.config import validate  # noqa: E402
-from synrec.estimate import empty_data_override  # noqa: E402
+from synrec.config import validate
+from synrec.estimate import empty_data_override
 
 
 def main() -> None:
+    parser(__doc__).parse_args()
     cfg = validate(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), REPO / "config" / "schema.yaml",
                    "config")
     with tempfile.TemporaryDirectory() as tmp:
         override = empty_data_override(cfg, tmp, REPO, outputs_too=True)
         cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2", "--configfile",
                "config/config.yaml", str(override)]
-        t0 = time.perf_counter()
-        out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        seconds = time.perf_counter() - t0
+        runs = []
+        took = seconds(lambda: runs.append(subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)))
+        out = runs[0]
     if out.returncode != 0:
         sys.exit(out.stdout[-2000:] + out.stderr[-2000:])
     table = out.stdout + out.stderr
     total = re.search(r"^total\s+(\d+)", table, re.M)
     print(table[table.find("job"):].strip() if "job" in table else table)
-    print(f"\nfull paper config: {total.group(1) if total else '?'} jobs, DAG built in {seconds:.1f} s "
+    print(f"\nfull paper config: {total.group(1) if total else '?'} jobs, DAG built in {took:.1f} s "
           f"(snakemake -n, {len(cfg['datasets'])} datasets x {len(cfg['backbones'])} backbones)")
 
 

@@ -11,22 +11,15 @@ needs (GPU images/s over per-core images/s). ``generation.image_format: jpeg`` s
 
 from __future__ import annotations
 
-import argparse
 import io
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _bench import device, device_name, parser, per_second
 from PIL import Image
+from pretrain_throughput import images_per_second
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from pretrain_throughput import images_per_second  # noqa: E402
-
-from synrec.stores import encode_image  # noqa: E402
+from synrec.stores import encode_image
 
 
 def textured(n: int, size: int, seed: int = 0) -> list[np.ndarray]:
@@ -47,29 +40,27 @@ def encode(images, fmt: str) -> list[bytes]:
 
 def per_core(blobs, transform=None) -> float:
     torch.set_num_threads(1)
-    t0 = time.perf_counter()
-    for b in blobs:
-        img = Image.open(io.BytesIO(b)).convert("RGB")
-        if transform is not None:
-            transform(img)
-    return len(blobs) / (time.perf_counter() - t0)
+
+    def decode_all():
+        for b in blobs:
+            img = Image.open(io.BytesIO(b)).convert("RGB")
+            if transform is not None:
+                transform(img)
+
+    return per_second(decode_all, len(blobs), 1)
 
 
-def gpu_jpeg(blobs, device, batch: int = 128) -> float:
+def gpu_jpeg(blobs, dev, batch: int = 128) -> float:
     from torchvision.io import decode_jpeg
 
     data = [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in blobs]
-    decode_jpeg(data[:batch], device=device)
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for a in range(0, len(data), batch):
-        decode_jpeg(data[a : a + batch], device=device)
-    torch.cuda.synchronize()
-    return len(data) / (time.perf_counter() - t0)
+    decode_jpeg(data[:batch], device=dev)  # warm-up
+    return per_second(lambda: [decode_jpeg(data[a : a + batch], device=dev) for a in range(0, len(data), batch)],
+                      len(data), 1, dev)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--size", type=int, default=256, help="stored image size (the paper's store_size)")
     ap.add_argument("--batch", type=int, default=128)
@@ -77,9 +68,9 @@ def main() -> None:
     args = ap.parse_args()
     import timm.data
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = device()
     threads = torch.get_num_threads()
-    gpu = device.type == "cuda"
+    gpu = dev.type == "cuda"
     images = textured(args.images, args.size)
     png, jpeg = encode(images, "PNG"), encode(images, "JPEG")
     train = timm.data.create_transform(224, is_training=True)
@@ -88,15 +79,15 @@ def main() -> None:
     torch.set_num_threads(threads)
     size = 224 if gpu else 64
     consume = images_per_second("supervised", "resnet50", args.batch if gpu else 16, size, args.steps if gpu else 2,
-                                device, gpu, {})
-    name = torch.cuda.get_device_name() if gpu else "CPU"
-    print(f"{name}: ResNet-50 training consumes {consume:.0f} img/s ({'bf16, 224 px' if gpu else 'fp32, 64 px'}); "
+                                dev, gpu, {})
+    how = "bf16, 224 px" if gpu else "fp32, 64 px"
+    print(f"{device_name(dev)}: ResNet-50 training consumes {consume:.0f} img/s ({how}); "
           f"stored {args.size} px, PNG {np.mean([len(b) for b in png]) / 1e3:.0f} kB, "
           f"JPEG q95 {np.mean([len(b) for b in jpeg]) / 1e3:.0f} kB per image")
     for k, v in rates.items():
         print(f"  one core, {k:30s} {v:7.0f} img/s -> {consume / v:5.1f} cores per GPU")
     if gpu:
-        g = gpu_jpeg(jpeg, device, args.batch)
+        g = gpu_jpeg(jpeg, dev, args.batch)
         print(f"  GPU decode_jpeg (batches of {args.batch})    {g:7.0f} img/s = {g / consume:.1f}x what training "
               "consumes")
 

@@ -7,30 +7,24 @@ allocator, so we read the process's peak RSS before and after, via resource.getr
     .venv/bin/python bench/fewshot_cost.py [--classes 1000] [--shots 16] [--syn 800] [--dim 1024]
 """
 
-import argparse
-import resource
-import time
-
 import numpy as np
 import torch
+from _bench import parser, peak_mb, seconds
 
 from synrec.real_filter import real_filter
 from synrec.tip_adapter import one_hot, search_alpha_beta, tip_logits
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def timed(name, fn):
-    before, t0 = peak_mb(), time.perf_counter()
-    out = fn()
-    print(f"{name:38s} {time.perf_counter() - t0:8.1f} s   peak RSS +{peak_mb() - before:7.0f} MB")
-    return out
+    """``(fn(), seconds)``, printed with the peak memory it added."""
+    before, out = peak_mb(), []
+    took = seconds(lambda: out.append(fn()))
+    print(f"{name:38s} {took:8.1f} s   peak RSS +{peak_mb() - before:7.0f} MB")
+    return out[0], took
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--classes", type=int, default=1000)
     ap.add_argument("--shots", type=int, default=16)
     ap.add_argument("--syn", type=int, default=800)
@@ -50,16 +44,14 @@ def main() -> None:
     test_y = g.integers(0, C, a.test)
     emb = torch.nn.functional.normalize(torch.randn(C, D), dim=-1)
     print(f"{'inputs':38s} {'':8s}     RSS  {peak_mb() - base:7.0f} MB")
-    keep = timed("real filtering (block 2048)", lambda: real_filter(syn, syn_y, real, real_y, C))
+    keep, _ = timed("real filtering (block 2048)", lambda: real_filter(syn, syn_y, real, real_y, C))
     print(f"{'':38s} kept {len(keep):,} of {len(syn_y):,}")
     keys, vals = torch.as_tensor(real), one_hot(real_y, C)
     timed("Tip-Adapter logits, 10k test images", lambda: tip_logits(test, emb, keys, vals, 1.0, 5.5))
     val, val_y = test[: C * 4], test_y[: C * 4]
     alphas, betas = [0.5, 1, 2, 3, 5, 7, 10], [1, 2, 3, 5, 7, 10]
-    t0 = time.perf_counter()
-    fast = timed("alpha/beta grid 7x6 on 4-shot val set", lambda: search_alpha_beta(
+    fast, t_fast = timed("alpha/beta grid 7x6 on 4-shot val set", lambda: search_alpha_beta(
         val, val_y, emb, keys, vals, alphas, betas))
-    t_fast = time.perf_counter() - t0
 
     def brute():  # what a straightforward search does: full Tip-Adapter logits for every pair
         acc = {(a, b): float((tip_logits(val, emb, keys, vals, a, b).argmax(-1) == torch.as_tensor(val_y)).float()
@@ -67,9 +59,7 @@ def main() -> None:
         top = max(acc.values())
         return next(ab for ab in acc if acc[ab] == top)
 
-    t0 = time.perf_counter()
-    slow = timed("  same grid, tip_logits per pair", brute)
-    t_slow = time.perf_counter() - t0
+    slow, t_slow = timed("  same grid, tip_logits per pair", brute)
     assert fast == slow, (fast, slow)
     print(f"{'  grid search speed-up':38s} {t_slow / t_fast:8.1f}x (same alpha, beta)")
 

@@ -33,10 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from _bench import device_name, parser, save, seconds
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from synrec import true_size  # noqa: E402
@@ -46,23 +45,6 @@ from synrec.stores import ShardWriter  # noqa: E402
 
 PROMPT = "a photo of a {}, a type of pet, sitting on a sofa in the sun"
 CLASSES = ["beagle", "sphynx", "pug", "bengal", "boxer", "persian", "havanese", "samoyed"]
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, device, repeat=1):
-    """Median seconds of ``repeat`` calls of ``fn`` (after the caller's warm-up)."""
-    out = []
-    for _ in range(repeat):
-        sync(device)
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        out.append(time.perf_counter() - t0)
-    return float(np.median(out))
 
 
 def gen_cfg(args, **over):
@@ -112,9 +94,9 @@ def component_split(pipe, args, batch, device, dtype):
 
         for f in (text, unet, vae, checker, encode):  # warm-up
             f()
-        split = {"text_encoder": timed(text, device, rep), "unet_step": timed(unet, device, rep),
-                 "vae_decode": timed(vae, device, rep), "safety_checker": timed(checker, device, rep),
-                 "png_hdf5": timed(encode, device, rep)}
+        split = {"text_encoder": seconds(text, device, rep), "unet_step": seconds(unet, device, rep),
+                 "vae_decode": seconds(vae, device, rep), "safety_checker": seconds(checker, device, rep),
+                 "png_hdf5": seconds(encode, device, rep)}
         writer.close()
     split["unet_all_steps"] = split["unet_step"] * args.steps
     return split, (unet, x)
@@ -125,11 +107,8 @@ def whole_run(pipe, args, batch, device, n_batches=2, **over):
     cfg = gen_cfg(args, batch_size=batch, **over)
     with tempfile.TemporaryDirectory() as tmp:
         generate_shard(pipe, plan(batch, batch), Path(tmp) / "warm.h5", cfg, {"bench": 1}, progress=False)
-        sync(device)
-        t0 = time.perf_counter()
-        generate_shard(pipe, plan(batch * n_batches, batch), Path(tmp) / "s.h5", cfg, {"bench": 1}, progress=False)
-        sync(device)
-        return (time.perf_counter() - t0) / (batch * n_batches)
+        return seconds(lambda: generate_shard(pipe, plan(batch * n_batches, batch), Path(tmp) / "s.h5", cfg,
+                                              {"bench": 1}, progress=False), device) / (batch * n_batches)
 
 
 def matmul_peak(device):
@@ -137,7 +116,7 @@ def matmul_peak(device):
     a, b = (torch.randn(n, n, device=device, dtype=torch.bfloat16) for _ in range(2))
     for _ in range(3):
         a @ b
-    sec = timed(lambda: [a @ b for _ in range(10)], device) / 10
+    sec = seconds(lambda: [a @ b for _ in range(10)], device) / 10
     return 2 * n**3 / sec / 1e12
 
 
@@ -169,7 +148,7 @@ def startup(model_dir, device, dtype_name):
 def levers(pipe, args, batch, device, dtype, unet_call, deadline):
     """Each speed setting against the protocol's path, timed here."""
     unet_call()
-    base_unet_step = timed(unet_call, device, args.repeat)  # again here, beside the levers that change it
+    base_unet_step = seconds(unet_call, device, args.repeat)  # again here, beside the levers that change it
     out = {"unet_step_s": base_unet_step}
     if args.levers == "compile":
         return {**out, **compile_lever(pipe, args, batch, device, unet_call, base_unet_step)}
@@ -194,10 +173,10 @@ def levers(pipe, args, batch, device, dtype, unet_call, deadline):
             pipe.vae.decode(z / pipe.vae.config.scaling_factor)
 
     decode()
-    batched = timed(decode, device, args.repeat)
+    batched = seconds(decode, device, args.repeat)
     pipe.vae.enable_slicing()
     decode()
-    sliced = timed(decode, device, args.repeat)
+    sliced = seconds(decode, device, args.repeat)
     pipe.vae.disable_slicing()
     out["vae_per_image"] = {"batched_s": batched, "per_image_s": sliced, "per_image_over_batched": sliced / batched}
     # 4. channels_last: UNet step and VAE decode
@@ -205,7 +184,7 @@ def levers(pipe, args, batch, device, dtype, unet_call, deadline):
     pipe.vae.to(memory_format=torch.channels_last)
     unet_call()
     decode()
-    cl_unet, cl_vae = timed(unet_call, device, args.repeat), timed(decode, device, args.repeat)
+    cl_unet, cl_vae = seconds(unet_call, device, args.repeat), seconds(decode, device, args.repeat)
     pipe.unet.to(memory_format=torch.contiguous_format)
     pipe.vae.to(memory_format=torch.contiguous_format)
     out["channels_last"] = {"unet_speedup": base_unet_step / cl_unet, "vae_speedup": batched / cl_vae}
@@ -215,7 +194,7 @@ def levers(pipe, args, batch, device, dtype, unet_call, deadline):
     pipe.unet.set_attn_processor(AttnProcessor())
     try:
         unet_call()
-        classic = timed(unet_call, device, args.repeat)
+        classic = seconds(unet_call, device, args.repeat)
         out["sdpa_vs_classic"] = {"classic_unet_step_s": classic, "sdpa_speedup": classic / base_unet_step}
     except torch.OutOfMemoryError:
         out["sdpa_vs_classic"] = {"classic": "out of memory"}
@@ -239,12 +218,9 @@ def encode_lever(pipe, args, batch, device):
 def compile_lever(pipe, args, batch, device, unet_call, base_unet_step):
     unet = pipe.unet
     pipe.unet = torch.compile(unet)
-    t0 = time.perf_counter()
+    compile_s = seconds(unet_call, device)
     unet_call()
-    sync(device)
-    compile_s = time.perf_counter() - t0
-    unet_call()
-    compiled = timed(unet_call, device, args.repeat)
+    compiled = seconds(unet_call, device, args.repeat)
     pipe.unet = unet
     saved = (base_unet_step - compiled) * args.steps / batch  # seconds saved per image
     return {"compile": {"compile_s": compile_s, "compiled_unet_step_s": compiled,
@@ -253,7 +229,7 @@ def compile_lever(pipe, args, batch, device, unet_call, base_unet_step):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = parser(__doc__, out="generation_throughput")
     ap.add_argument("--model", help="a true-size SD folder to reuse (default: build one in a temp folder)")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=None, help="default: 50 on a GPU, 1 on CPU")
@@ -267,7 +243,6 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--images-per-class", type=int, default=2000)
     ap.add_argument("--budget", type=float, default=1e9, help="seconds; sections that would overrun are skipped")
-    ap.add_argument("--out", default="bench/results/local/generation_throughput.json")
     args = ap.parse_args()
     deadline = time.time() + args.budget
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -276,14 +251,10 @@ def main() -> None:
     batches = [int(b) for b in (args.batches or ("1,4,8,16" if gpu else "1")).split(",")]
     args.levers = args.levers or ("all" if gpu else "none")
     dtype = getattr(torch, args.dtype) if gpu else torch.float32
-    result = {"device": torch.cuda.get_device_name() if gpu else f"CPU ({torch.get_num_threads()} threads)",
+    result = {"device": device_name(device),
               "torch": torch.__version__, "python": platform.python_version(), "size": args.size,
               "steps": args.steps, "dtype": str(dtype).replace("torch.", "")}
     out_path = Path(args.out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-
-    def save():
-        out_path.write_text(json.dumps(result, indent=2))
 
     tmp = tempfile.TemporaryDirectory()
     model = Path(args.model) if args.model else Path(tmp.name) / "stable-diffusion"
@@ -323,7 +294,7 @@ def main() -> None:
             entry["unet_tflops"] = flops / split["unet_step"] / 1e12
             entry["unet_share_of_bf16_peak"] = entry["unet_tflops"] / result["bf16_matmul_tflops"]
         result["batches"][b] = entry
-        save()
+        save(out_path, result, quiet=True)
         print(f"batch {b}: {entry['images_per_s']:.3f} img/s, shares "
               + ", ".join(f"{k} {v:.1%}" for k, v in entry["share"].items())
               + (f", UNet {entry['unet_tflops']:.0f} TFLOP/s = {entry['unet_share_of_bf16_peak']:.0%} of bf16 peak "
@@ -342,13 +313,12 @@ def main() -> None:
             print(f"start-up {start:.1f} s vs {per_class:.0f} s per class of {args.images_per_class} images: "
                   f"{result['startup_share_at_1_class']:.1%} of a 1-class job; <5% from {need} class(es) per job",
                   flush=True)
-        save()
+        save(out_path, result, quiet=True)
         if args.levers != "none" and time.time() < deadline - 60:
             _, (unet_call, _) = component_split(pipe, args, best, device, dtype)
             result["levers"] = {"batch": best, **levers(pipe, args, best, device, dtype, unet_call, deadline)}
             print(json.dumps(result["levers"], indent=1), flush=True)
-    save()
-    print(f"wrote {out_path}")
+    save(out_path, result)
 
 
 if __name__ == "__main__":

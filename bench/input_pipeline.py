@@ -12,14 +12,13 @@ reads in the same shuffled order, as training does.
     .venv/bin/python bench/input_pipeline.py [--images 2000] [--workers 2] [--shards 20]
 """
 
-import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torchvision
+from _bench import parser, per_second
 from PIL import Image
 
 from synrec.features import LabelledImages
@@ -39,15 +38,11 @@ def make_images(n: int, size: int, seed: int = 0):
 def images_per_second(dataset, workers: int) -> float:
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0)).tolist()
     loader = torch.utils.data.DataLoader(dataset, batch_size=64, num_workers=workers, sampler=order)
-    for _ in loader:  # warm-up pass: page cache, worker start
-        pass
-    start = time.perf_counter()
-    n = sum(len(y) for _, y in loader)
-    return n / (time.perf_counter() - start)
+    return per_second(lambda: [None for _ in loader], len(order), 1, warmup=1)  # warm-up: page cache, workers
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--images", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--shards", type=int, default=20, help="pre-training shards (a multiple of the 10 classes)")

@@ -9,25 +9,24 @@ this one process.
 Prints images/s per configuration and the bfloat16/float32 ratio. Multiply by the GPUs of a job for DDP's ceiling.
 """
 
-import argparse
 import contextlib
-import time
 
 import torch
 import torch.nn.functional as F
+from _bench import device, device_name, parser, per_second, ratio
 
 from synrec.pretrain import build
 
 
-def images_per_second(method, name, batch, size, steps, device, amp, kwargs):
+def images_per_second(method, name, batch, size, steps, dev, amp, kwargs):
     cfg = {"dim": 128, "queue": 65536, "m": 0.999, "temperature": 0.2}
     model, _ = build(method, name, 1000, cfg, 0, kwargs)
-    model.to(device).train()
+    model.to(dev).train()
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
-    x = torch.randn(batch, 3, size, size, device=device)
+    x = torch.randn(batch, 3, size, size, device=dev)
     x2 = torch.randn_like(x)
-    y = torch.randint(0, 1000, (batch,), device=device)
-    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+    y = torch.randint(0, 1000, (batch,), device=dev)
+    ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
 
     def step():
         with ctx:
@@ -36,36 +35,26 @@ def images_per_second(method, name, batch, size, steps, device, amp, kwargs):
         loss.backward()
         opt.step()
 
-    for _ in range(3):  # warm-up: kernels, allocator
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch / (time.perf_counter() - t0)
+    return per_second(step, batch, steps, dev, warmup=3)  # warm-up: kernels, allocator
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--tiny", action="store_true", help="resnet10t / a 2-block ViT at 64 px (CPU smoke run)")
     args = ap.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = device()
     size = 64 if args.tiny else 224
     vit = {"img_size": 64, "patch_size": 8, "depth": 2} if args.tiny else {}
     runs = [("supervised", "resnet10t" if args.tiny else "resnet50", {}),
             ("supervised", "vit_tiny_patch16_224" if args.tiny else "deit_small_patch16_224", vit),
             ("mocov2", "resnet10t" if args.tiny else "resnet50", {})]
-    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
-    print(f"device {name}, batch {args.batch}, {size} px, {args.steps} timed steps")
+    print(f"device {device_name(dev)}, batch {args.batch}, {size} px, {args.steps} timed steps")
     for method, model, kwargs in runs:
-        bf16 = images_per_second(method, model, args.batch, size, args.steps, device, True, kwargs)
-        fp32 = images_per_second(method, model, args.batch, size, args.steps, device, False, kwargs)
-        print(f"{method:10s} {model:24s} bf16 {bf16:8.1f} img/s   fp32 {fp32:8.1f} img/s   ratio {bf16 / fp32:.2f}x")
+        bf16 = images_per_second(method, model, args.batch, size, args.steps, dev, True, kwargs)
+        fp32 = images_per_second(method, model, args.batch, size, args.steps, dev, False, kwargs)
+        ratio(f"{method:10s} {model:24s}", "bf16", bf16, "fp32", fp32, "img/s")
 
 
 if __name__ == "__main__":

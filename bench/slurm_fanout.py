@@ -10,7 +10,6 @@ and prints the wall time and the most jobs SLURM held at once (squeue, polled ev
     .venv/bin/python bench/slurm_fanout.py [--jobs-total 60] [--cap 10] [--sleep 2]
 """
 
-import argparse
 import os
 import subprocess
 import sys
@@ -18,6 +17,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from _bench import parser, ratio
 
 SNAKEFILE = """
 rule all:
@@ -55,7 +56,7 @@ def run(workdir: Path, extra: list[str]) -> tuple[float, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--jobs-total", type=int, default=60)
     ap.add_argument("--cap", type=int, default=10)
     ap.add_argument("--sleep", type=float, default=2.0)
@@ -72,7 +73,7 @@ def main() -> None:
             results[name] = run(wd, extra)
     for name, (elapsed, peak) in results.items():
         print(f"{name:7s} {args.jobs_total} jobs of {args.sleep:.0f} s: {elapsed:6.1f} s wall, at most {peak} in SLURM")
-    print(f"ratio capped/arrays wall: {results['capped'][0] / results['arrays'][0]:.2f}")
+    ratio("wall time", "capped", results["capped"][0], "arrays", results["arrays"][0])
 
 
 if __name__ == "__main__":
