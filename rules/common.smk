@@ -7,6 +7,7 @@ from pathlib import Path
 REPO = Path(workflow.basedir).parent
 sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also inside a --use-conda env
 
+from synrec import cpu_isa as synrec_cpu_isa
 from synrec import manifest as synrec_manifest
 from synrec import manifest_run as synrec_manifest_run
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
@@ -35,6 +36,7 @@ def _alternatives(names):
 try:
     validate(config, CONFIG_SCHEMA, "workflow config (config/config.yaml + --configfile/--config)")
     check_cross_fields(config)
+    synrec_cpu_isa.pin(config["cpu_isa"])  # before any job starts: jobs inherit the environment
     DATASETS = {name: load_dataset_config(name, config["dataset_config_dir"]) for name in config["datasets"]}
     PT = config["pretraining"]
     PT_TABLES = PT["tables"]

@@ -31,7 +31,9 @@ def rule_log(log_files, name: str):
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         force=True)
     t0 = time.time()
-    print(f"[synrec] {name} started", flush=True)
+    torch = sys.modules.get("torch")  # the kernels' instruction set, where the job computes with torch
+    isa = f" (CPU kernels: {torch.backends.cpu.get_cpu_capability()})" if torch is not None else ""
+    print(f"[synrec] {name} started{isa}", flush=True)
 
     def one_line(msg: str):
         print(f"error: {msg}", flush=True)
