@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .intervals import accuracy_interval, pack
 from .sce import sce_loss
 
 
@@ -93,8 +94,10 @@ def evaluate(head: nn.Module, features: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def metrics_from_logits(logits: torch.Tensor, labels) -> dict:
-    """Top-1 accuracy, mean per-class recall (over the classes present) and each class's recall, by label (``None``
-    for a class without test images), in percent."""
+    """Top-1 accuracy with its 95 % interval (a bootstrap over the test images), mean per-class recall (over the
+    classes present) and each class's recall, by label (``None`` for a class without test images), in percent; and
+    which test images were right (``correct``: packed bits in test order, for the tables' paired and seed intervals:
+    :mod:`synrec.intervals`)."""
     logits = torch.as_tensor(logits)
     pred = logits.argmax(-1).numpy()
     labels = np.asarray(labels)
@@ -102,5 +105,6 @@ def metrics_from_logits(logits: torch.Tensor, labels) -> dict:
     recall = [100.0 * float(correct[labels == c].mean()) if (labels == c).any() else None
               for c in range(logits.shape[-1])]
     present = [r for r in recall if r is not None]
-    return {"acc1": 100.0 * float(correct.mean()), "mean_per_class_recall": float(np.mean(present)),
-            "n": int(len(labels)), "recall_per_class": recall}
+    return {"acc1": 100.0 * float(correct.mean()), "acc1_ci95": list(accuracy_interval(correct)),
+            "mean_per_class_recall": float(np.mean(present)), "n": int(len(labels)), "recall_per_class": recall,
+            "correct": pack(correct)}

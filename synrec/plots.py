@@ -22,20 +22,35 @@ def _finish(fig, title: str, note: str, out: str | Path) -> None:
     plt.close(fig)
 
 
-def plot_table1(acc: dict, datasets: list[dict], backbones: list[str], variant: str, out: str | Path,
+def _whiskers(records: list[dict]):
+    """xerr/yerr for matplotlib from the records' 95 % intervals (zero length where a record has none)."""
+    lo, hi = [], []
+    for r in records:
+        acc, ci = float(r["metrics"]["acc1"]), r["metrics"].get("acc1_ci95") or (None, None)
+        lo.append(acc - ci[0] if ci[0] is not None else 0.0)
+        hi.append(ci[1] - acc if ci[1] is not None else 0.0)
+    return [lo, hi]
+
+
+def plot_table1(results: dict, datasets: list[dict], backbones: list[str], variant: str, out: str | Path,
                 note: str = "") -> None:
-    """One panel per backbone: zero-shot CLIP and CLIP+SYN top-1 per dataset, the gain written beside each bar."""
+    """One panel per backbone: zero-shot CLIP and CLIP+SYN top-1 per dataset with their 95 % intervals (whiskers),
+    the gain written beside each bar."""
     n = len(datasets)
     fig, axes = plt.subplots(1, len(backbones), figsize=(5.5 * len(backbones), 0.45 * n + 1.6), squeeze=False,
                              sharey=True)
     ys = list(range(n))[::-1]
     for ax, bb in zip(axes[0], backbones):
-        base = [acc[(d["name"], bb, "CLIP")] for d in datasets]
-        syn = [acc[(d["name"], bb, variant)] for d in datasets]
-        ax.barh([y + 0.2 for y in ys], base, height=0.4, color="#9bb7d4", label="CLIP (zero-shot)")
-        ax.barh([y - 0.2 for y in ys], syn, height=0.4, color="#1f4e79", label=f"CLIP + SYN ({variant})")
-        for y, b, s in zip(ys, base, syn):
-            ax.text(max(b, s) + 1, y, f"{s - b:+.2f}", va="center", fontsize=8,
+        base_r = [results[(d["name"], bb, "CLIP")] for d in datasets]
+        syn_r = [results[(d["name"], bb, variant)] for d in datasets]
+        base, syn = ([float(r["metrics"]["acc1"]) for r in rs] for rs in (base_r, syn_r))
+        ax.barh([y + 0.2 for y in ys], base, height=0.4, color="#9bb7d4", label="CLIP (zero-shot)",
+                xerr=_whiskers(base_r), error_kw={"lw": 0.8, "capsize": 2})
+        ax.barh([y - 0.2 for y in ys], syn, height=0.4, color="#1f4e79", label=f"CLIP + SYN ({variant})",
+                xerr=_whiskers(syn_r), error_kw={"lw": 0.8, "capsize": 2})
+        for y, b, s, r in zip(ys, base, syn, syn_r):
+            top = max(b, s, *(r["metrics"].get("acc1_ci95") or [0]))
+            ax.text(top + 1, y, f"{s - b:+.2f}", va="center", fontsize=8,
                     color="#1a7f37" if s >= b else "#b42318")
         ax.set_title(f"CLIP-{bb}")
         ax.set_xlim(0, 110)
@@ -47,8 +62,8 @@ def plot_table1(acc: dict, datasets: list[dict], backbones: list[str], variant: 
 
 
 def plot_figure1(summary: dict, zeroshot: dict, datasets: list[dict], out: str | Path, note: str = "") -> None:
-    """Figure 1: a panel per dataset, top-1 against real shots per method (mean +- std over seeds), zero-shot CLIP
-    as a dashed line."""
+    """Figure 1: a panel per dataset, top-1 against real shots per method (the mean over seeds, its 95 % interval
+    over seeds and test images as a band), zero-shot CLIP as a dashed line (its interval shaded grey)."""
     from .tables import FIGURE1_METHODS
 
     n = len(datasets)
@@ -61,9 +76,16 @@ def plot_figure1(summary: dict, zeroshot: dict, datasets: list[dict], out: str |
             pts = sorted((k, v) for (ds, meth, k), v in summary.items() if ds == d["name"] and meth == m)
             if pts:
                 ks = [k for k, _ in pts]
-                ax.errorbar(ks, [v[0] for _, v in pts], yerr=[v[1] for _, v in pts], marker="o", capsize=3,
-                            label=label, linewidth=2.2 if m == "mix-RG" else 1.2)
-        ax.axhline(zeroshot[d["name"]], color="gray", linestyle="--", label="Zero-shot CLIP")
+                line = ax.plot(ks, [v[0] for _, v in pts], marker="o", label=label,
+                               linewidth=2.2 if m == "mix-RG" else 1.2)[0]
+                cis = [(*v, None)[3] for _, v in pts]
+                if all(ci is not None for ci in cis):
+                    ax.fill_between(ks, [c[0] for c in cis], [c[1] for c in cis], color=line.get_color(), alpha=0.15,
+                                    linewidth=0)
+        z = zeroshot[d["name"]]
+        ax.axhline(float(z["metrics"]["acc1"]), color="gray", linestyle="--", label="Zero-shot CLIP")
+        if z["metrics"].get("acc1_ci95"):
+            ax.axhspan(*z["metrics"]["acc1_ci95"], color="gray", alpha=0.1, linewidth=0)
         ax.set_xscale("log", base=2)
         ax.set_xticks(all_shots, [str(k) for k in all_shots])
         ax.minorticks_off()

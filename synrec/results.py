@@ -44,10 +44,15 @@ def check_same_model(a_path, a: dict, b_path, b: dict, head_path, head_model: di
         raise SynrecError(f"{head_path} was built from another CLIP model than {a_path}")
 
 
-def load_accuracies(paths) -> dict:
-    """``{(dataset, backbone, variant): acc1}`` from result JSONs."""
-    acc = {}
+def load_results(paths) -> dict:
+    """``{(dataset, backbone, variant): result record}`` from result JSONs."""
+    out = {}
     for p in paths:
         r = json.loads(Path(p).read_text())
-        acc[(r["dataset"], r["backbone"], r["variant"])] = float(r["metrics"]["acc1"])
-    return acc
+        out[(r["dataset"], r["backbone"], r["variant"])] = r
+    return out
+
+
+def load_accuracies(paths) -> dict:
+    """``{(dataset, backbone, variant): acc1}`` from result JSONs."""
+    return {k: float(r["metrics"]["acc1"]) for k, r in load_results(paths).items()}

@@ -1,8 +1,14 @@
-"""The paper's zero-shot tables built from the per-run result JSONs, as CSV (plus a Markdown copy to read).
+"""The paper's tables built from the per-run result JSONs, as CSV (plus a Markdown copy to read).
 
 * Table 1: per dataset and backbone, zero-shot CLIP and CLIP+SYN (``table1.variant``, default LE+CF-SCE) with the
   gain, and an Average row.
 * Table 2: per dataset, CLIP and each of B / LE / LE+CF trained with CE / SCE, with gains over CLIP.
+* Tables 3-11 and Figure 1's CSV: see each function.
+
+Every accuracy cell carries its 95 % interval, ``48.44 [39.84, 57.03]`` (:mod:`synrec.intervals`): a bootstrap over
+the test images for one run, over the split seeds and the images for a few-shot cell (shown with the mean's ± std
+over the seeds), and a paired bootstrap on the same test images for a gain (``+2.34 [-1.56, +6.25]``). A result
+file without per-image bits (made before they were kept), and a detection AP50, show the value alone.
 """
 
 from __future__ import annotations
@@ -13,54 +19,74 @@ import json
 from pathlib import Path
 
 from .atomic import write_text
+from .intervals import accuracy_interval, average_interval, correct_of, delta_interval, fmt
 
 TABLE2_VARIANTS = ["B-CE", "B-SCE", "LE-CE", "LE-SCE", "LE+CF-CE", "LE+CF-SCE"]
 
 
-def read_acc(path: str | Path) -> float:
-    return float(json.loads(Path(path).read_text())["metrics"]["acc1"])
+def _acc(record: dict) -> float:
+    return float(record["metrics"]["acc1"])
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.2f}"
+def _cell(record: dict) -> str:
+    """One run's top-1 with its interval over the test images."""
+    ci = record["metrics"].get("acc1_ci95")
+    if ci is None and correct_of(record) is not None:
+        ci = accuracy_interval(correct_of(record))
+    return fmt(_acc(record), None if ci is None else tuple(ci))
 
 
-def _delta(x: float) -> str:
-    return f"{x:+.2f}"
+def _paired(a, b) -> bool:
+    return a is not None and b is not None and len(a) == len(b)
 
 
-def table1_rows(acc: dict, datasets: list[dict], backbones: list[str], variant: str) -> tuple[list[str], list[list]]:
-    """``acc[(dataset, backbone, variant_or_'CLIP')]`` -> header and rows, Average last."""
+def _gain(record: dict, baseline: dict) -> str:
+    """``record`` minus ``baseline`` with the paired interval on their common test images."""
+    a, b = correct_of(record), correct_of(baseline)
+    return fmt(_acc(record) - _acc(baseline), delta_interval(a, b) if _paired(a, b) else None, signed=True)
+
+
+def _average(records: list[dict], baselines: list[dict] | None = None) -> str:
+    """The Average row's cell: the mean over datasets (of gains, with ``baselines``), datasets resampled apart."""
+    value = sum(map(_acc, records)) / len(records) - (sum(map(_acc, baselines)) / len(baselines) if baselines else 0)
+    bits = [correct_of(r) for r in records]
+    base = [correct_of(r) for r in baselines] if baselines else None
+    ok = all(c is not None for c in bits) and (base is None or all(map(_paired, bits, base)))
+    return fmt(value, average_interval(bits, baselines=base) if ok else None, signed=baselines is not None)
+
+
+def table1_rows(results: dict, datasets: list[dict], backbones: list[str],
+                variant: str) -> tuple[list[str], list[list]]:
+    """``results[(dataset, backbone, variant_or_'CLIP')]``: result records -> header and rows, Average last."""
     header = ["Dataset", "Task"]
     for bb in backbones:
         header += [f"CLIP-{bb}", f"CLIP-{bb}+SYN", f"delta {bb}"]
-    rows, sums = [], {bb: [0.0, 0.0] for bb in backbones}
+    rows = []
     for ds in datasets:
         row = [ds["title"], ds["task"]]
         for bb in backbones:
-            base, syn = acc[(ds["name"], bb, "CLIP")], acc[(ds["name"], bb, variant)]
-            row += [_fmt(base), _fmt(syn), _delta(syn - base)]
-            sums[bb][0] += base
-            sums[bb][1] += syn
+            base, syn = results[(ds["name"], bb, "CLIP")], results[(ds["name"], bb, variant)]
+            row += [_cell(base), _cell(syn), _gain(syn, base)]
         rows.append(row)
     avg = ["Average", "/"]
     for bb in backbones:
-        b, s = (v / len(datasets) for v in sums[bb])
-        avg += [_fmt(b), _fmt(s), _delta(s - b)]
+        base = [results[(d["name"], bb, "CLIP")] for d in datasets]
+        syn = [results[(d["name"], bb, variant)] for d in datasets]
+        avg += [_average(base), _average(syn), _average(syn, base)]
     rows.append(avg)
     return header, rows
 
 
-def table2_rows(acc: dict, datasets: list[dict], backbone: str) -> tuple[list[str], list[list]]:
+def table2_rows(results: dict, datasets: list[dict], backbone: str) -> tuple[list[str], list[list]]:
     header = ["Dataset", "CLIP"]
     for v in TABLE2_VARIANTS:
         header += [v, f"delta {v}"]
     rows = []
     for ds in datasets:
-        base = acc[(ds["name"], backbone, "CLIP")]
-        row = [ds["title"], _fmt(base)]
+        base = results[(ds["name"], backbone, "CLIP")]
+        row = [ds["title"], _cell(base)]
         for v in TABLE2_VARIANTS:
-            row += [_fmt(acc[(ds["name"], backbone, v)]), _delta(acc[(ds["name"], backbone, v)] - base)]
+            row += [_cell(results[(ds["name"], backbone, v)]), _gain(results[(ds["name"], backbone, v)], base)]
         rows.append(row)
     return header, rows
 
@@ -71,7 +97,7 @@ def table3_rows(zeroshot: dict, runs: list[dict]) -> tuple[list[str], list[list]
     runs = sorted(runs, key=lambda r: r["share_tuned"])
     header = ["Param Tuned (%)", "0"] + [f"{r['share_tuned']:.2f}" for r in runs]
     rows = [["Tuned down to", "(zero-shot)"] + [r["level"] for r in runs],
-            ["Acc", _fmt(zeroshot["metrics"]["acc1"])] + [_fmt(r["metrics"]["acc1"]) for r in runs]]
+            ["Acc", _cell(zeroshot)] + [_cell(r) for r in runs]]
     return header, rows
 
 
@@ -79,14 +105,17 @@ def table4_rows(syn: dict, real: list[dict]) -> tuple[list[str], list[list]]:
     """Table 4: a column per real-images-per-class count, then the synthetic run."""
     real = sorted(real, key=lambda r: r["per_class"])
     header = ["Real shot"] + [str(r["per_class"]) for r in real] + [f"Syn ({syn['per_class']}/class)"]
-    return header, [["Acc"] + [_fmt(r["metrics"]["acc1"]) for r in real] + [_fmt(syn["metrics"]["acc1"])]]
+    return header, [["Acc"] + [_cell(r) for r in real] + [_cell(syn)]]
 
 
 def pretraining_rows(table: dict, cells: list, results: list[dict]) -> tuple[list[str], list[list]]:
     """Tables 8–11: a row per (pre-training data, IN-1k init?) in the configured order, a column per image amount;
-    "-" where the paper (and the config) has no cell. ``cells[i]`` = (space, amount, init) of ``results[i]``."""
-    metric = "acc1" if table["transfer"] == "cifar" else "ap50"
-    value = {cell: float(r["metrics"][metric]) for cell, r in zip(map(tuple, cells), results)}
+    "-" where the paper (and the config) has no cell. ``cells[i]`` = (space, amount, init) of ``results[i]``. CIFAR
+    top-1 carries its interval; VOC AP50 the value alone (no per-image record of detections yet)."""
+    if table["transfer"] == "cifar":
+        value = {cell: _cell(r) for cell, r in zip(map(tuple, cells), results)}
+    else:
+        value = {cell: f"{float(r['metrics']['ap50']):.2f}" for cell, r in zip(map(tuple, cells), results)}
     header = ["Data", "pre-trained on IN-1k?"] + list(table["columns"])
     rows = []
     for row in table["rows"]:
@@ -94,7 +123,7 @@ def pretraining_rows(table: dict, cells: list, results: list[dict]) -> tuple[lis
         out = ["(None)" if row["data"] == "none" else f"{row['data']} Syn", "yes" if row["in1k"] else ""]
         for col in table["columns"]:
             amount = "0" if row["data"] == "none" else col
-            out.append(_fmt(value[(row["data"], amount, init)]) if col in row["columns"] else "-")
+            out.append(value[(row["data"], amount, init)] if col in row["columns"] else "-")
         rows.append(out)
     return header, rows
 
@@ -120,22 +149,31 @@ def write_table(csv_path: str | Path, header: list[str], rows: list[list], title
     write_text(Path(csv_path).with_suffix(".md"), to_markdown(header, rows, heading))
 
 
-# ---- few-shot (Sec. 3.2): mean and std over the split seeds ----
+# ---- few-shot (Sec. 3.2): mean and std over the split seeds, and the interval over seeds and images ----
 
 def few_shot_summary(paths) -> dict:
-    """``{(dataset, method, shots): (mean, std, n_seeds)}`` from few-shot result JSONs."""
+    """``{(dataset, method, shots): (mean, std, n_seeds, ci95)}`` from few-shot result JSONs; ``ci95``: the 95 %
+    interval of the mean, the seeds resampled and then the test images (None without per-image bits)."""
     import numpy as np
 
     runs: dict = {}
     for p in paths:
         r = json.loads(Path(p).read_text())
-        runs.setdefault((r["dataset"], r["variant"], int(r["shots"])), []).append(float(r["metrics"]["acc1"]))
-    return {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in runs.items()}
+        runs.setdefault((r["dataset"], r["variant"], int(r["shots"])), []).append(r)
+    out = {}
+    for k, recs in runs.items():
+        acc = [_acc(r) for r in recs]
+        bits = [correct_of(r) for r in recs]
+        same = all(b is not None for b in bits) and len({len(b) for b in bits}) == 1
+        out[k] = (float(np.mean(acc)), float(np.std(acc)), len(acc),
+                  accuracy_interval(np.stack(bits)) if same else None)
+    return out
 
 
 def _pm(cell) -> str:
-    mean, std, n = cell
-    return f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
+    mean, std, n, ci = (*cell, None)[:4]
+    text = f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
+    return text if ci is None else f"{text} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
 def table5_rows(summary: dict, dataset: dict, shots: int):
@@ -167,13 +205,21 @@ FIGURE1_METHODS = {"ct-init": "CT w. init", "tip": "Tip-Adapter", "tip-f": "Tip-
 
 
 def figure1_rows(summary: dict, zeroshot: dict, datasets: list[dict]):
-    """The CSV behind Figure 1: one row per (dataset, method, shots), zero-shot CLIP as shots = 0."""
-    header = ["dataset", "method", "shots", "acc1_mean", "acc1_std", "n_seeds"]
+    """The CSV behind Figure 1: one row per (dataset, method, shots), zero-shot CLIP as shots = 0, each with the
+    95 % interval of its mean (``zeroshot[name]``: the zero-shot result record; empty bounds without bits)."""
+    header = ["dataset", "method", "shots", "acc1_mean", "acc1_std", "n_seeds", "acc1_ci95_lo", "acc1_ci95_hi"]
+
+    def bounds(ci):
+        return [f"{ci[0]:.2f}", f"{ci[1]:.2f}"] if ci is not None else ["", ""]
+
     rows = []
     for d in datasets:
-        rows.append([d["name"], "Zero-shot CLIP", 0, f"{zeroshot[d['name']]:.2f}", "0.00", 1])
+        z = zeroshot[d["name"]]
+        rows.append([d["name"], "Zero-shot CLIP", 0, f"{_acc(z):.2f}", "0.00", 1, *bounds(z["metrics"].get(
+            "acc1_ci95"))])
         for m, label in FIGURE1_METHODS.items():
-            for (ds, meth, k), (mean, std, n) in sorted(summary.items(), key=lambda kv: kv[0][2]):
+            for (ds, meth, k), cell in sorted(summary.items(), key=lambda kv: kv[0][2]):
                 if ds == d["name"] and meth == m:
-                    rows.append([ds, label, k, f"{mean:.2f}", f"{std:.2f}", n])
+                    mean, std, n, ci = (*cell, None)[:4]
+                    rows.append([ds, label, k, f"{mean:.2f}", f"{std:.2f}", n, *bounds(ci)])
     return header, rows

@@ -79,6 +79,11 @@ def dataset_cfg(fmt: str, **extra) -> dict:
 WORKFLOW_DIRS = ("workflow", "rules", "scripts", "config", "profiles", "envs", "synrec")
 
 
+def num(cell: str) -> float:
+    """The value of a table cell, without its interval: '48.44 [39.84, 57.03]' -> 48.44."""
+    return float(cell.split()[0])
+
+
 def copy_workflow(root: Path, demo_models: Path | None = None) -> Path:
     """A copy of the workflow in ``root``; with ``demo_models``, the trained demo models already in place (their
     modification times kept, so Snakemake sees them up to date and does not train them again)."""

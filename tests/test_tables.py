@@ -1,9 +1,20 @@
 import json
 
-from synrec.results import load_accuracies, result_record
+import numpy as np
+
+from synrec.intervals import pack
+from synrec.results import load_accuracies, load_results, result_record
 from synrec.tables import table1_rows, table2_rows, to_csv, write_table
 
 DS = [{"name": "c10", "title": "CIFAR-10", "task": "o"}, {"name": "euro", "title": "EuroSAT", "task": "si"}]
+
+
+def rec(acc, correct=None):
+    """A result record as the tables read it (``correct``: per-image bits, else none kept)."""
+    m = {"acc1": acc}
+    if correct is not None:
+        m.update(acc1=100.0 * float(np.mean(correct)), n=len(correct), correct=pack(correct))
+    return {"metrics": m}
 
 
 def acc_table():
@@ -11,7 +22,7 @@ def acc_table():
            ("euro", "RN50", "CLIP"): 37.51, ("euro", "RN50", "LE+CF-SCE"): 55.37,
            ("c10", "ViT", "CLIP"): 90.80, ("c10", "ViT", "LE+CF-SCE"): 92.37,
            ("euro", "ViT", "CLIP"): 47.77, ("euro", "ViT", "LE+CF-SCE"): 59.86}
-    return acc
+    return {k: rec(a) for k, a in acc.items()}
 
 
 def test_table1_shape_deltas_and_average():
@@ -27,7 +38,7 @@ def test_table1_shape_deltas_and_average():
 def test_table2_columns_and_deltas():
     acc = {("euro", "RN50", v): a for v, a in [("CLIP", 37.51), ("B-CE", 45.64), ("B-SCE", 48.23), ("LE-CE", 53.26),
                                                ("LE-SCE", 54.94), ("LE+CF-CE", 54.75), ("LE+CF-SCE", 55.37)]}
-    header, rows = table2_rows(acc, DS[1:], "RN50")
+    header, rows = table2_rows({k: rec(a) for k, a in acc.items()}, DS[1:], "RN50")
     assert header[:4] == ["Dataset", "CLIP", "B-CE", "delta B-CE"] and header[-1] == "delta LE+CF-SCE"
     assert rows == [["EuroSAT", "37.51", "45.64", "+8.13", "48.23", "+10.72", "53.26", "+15.75", "54.94", "+17.43",
                      "54.75", "+17.24", "55.37", "+17.86"]]
@@ -37,22 +48,45 @@ def test_results_roundtrip_into_tables(tmp_path):
     config = {"models": {"clip": {"RN50": {"model": "RN50"}}, "text_to_image": {"model": "sd"},
                          "word_to_sentence": {"model": "t5"}}}
     paths = []
-    for (ds, bb, v), a in acc_table().items():
+    for (ds, bb, v), r in acc_table().items():
         if bb != "RN50":
             continue
-        rec = result_record(config, ds, bb, v, {"acc1": a}, n_train=0, seed=0)
-        assert rec["models"]["clip"] == {"model": "RN50"} and len(rec["config_hash"]) == 16
+        record = result_record(config, ds, bb, v, r["metrics"], n_train=0, seed=0)
+        assert record["models"]["clip"] == {"model": "RN50"} and len(record["config_hash"]) == 16
         p = tmp_path / f"{ds}-{v}.json"
-        p.write_text(json.dumps(rec))
+        p.write_text(json.dumps(record))
         paths.append(p)
     acc = load_accuracies(paths)
     assert acc[("euro", "RN50", "LE+CF-SCE")] == 55.37 and len(acc) == 4
-    header, rows = table1_rows(acc, DS, ["RN50"], "LE+CF-SCE")
+    header, rows = table1_rows(load_results(paths), DS, ["RN50"], "LE+CF-SCE")
     write_table(tmp_path / "table1.csv", header, rows, "note")
     assert (tmp_path / "table1.csv").read_text() == to_csv(header, rows)
     assert (tmp_path / "table1.csv").read_text().splitlines()[1] == "CIFAR-10,o,70.31,80.06,+9.75"
     assert (tmp_path / "table1.md").read_text().startswith("note\n\n| Dataset | Task |")
     assert not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_table1_cells_carry_intervals_and_the_gain_a_paired_one():
+    """With per-image bits: each accuracy shows its bootstrap interval over the test images, each gain the paired
+    interval (narrow where the two runs agree on most images), the Average row an interval over datasets."""
+    from synrec.intervals import accuracy_interval, average_interval, delta_interval
+
+    rng = np.random.default_rng(0)
+    base = {d: rng.random(n) < p for d, n, p in (("c10", 400, 0.7), ("euro", 300, 0.4))}
+    syn = {d: b ^ (rng.random(len(b)) < 0.05) | (rng.random(len(b)) < 0.1) for d, b in base.items()}
+    results = {**{(d, "RN50", "CLIP"): rec(0, b) for d, b in base.items()},
+               **{(d, "RN50", "LE+CF-SCE"): rec(0, b) for d, b in syn.items()}}
+    _, rows = table1_rows(results, DS, ["RN50"], "LE+CF-SCE")
+    lo, hi = accuracy_interval(base["c10"])
+    assert rows[0][2] == f"{100 * base['c10'].mean():.2f} [{lo:.2f}, {hi:.2f}]"
+    dlo, dhi = delta_interval(syn["euro"], base["euro"])
+    gain = 100 * (syn["euro"].mean() - base["euro"].mean())
+    assert rows[1][4] == f"{gain:+.2f} [{dlo:+.2f}, {dhi:+.2f}]" and 0 < dlo < gain < dhi
+    alo, ahi = average_interval([syn["c10"], syn["euro"]], baselines=[base["c10"], base["euro"]])
+    assert rows[2][4].endswith(f" [{alo:+.2f}, {ahi:+.2f}]")
+    # the same runs scored on different test sets are not paired: the gain then shows no interval
+    results[("euro", "RN50", "CLIP")] = rec(0, base["euro"][:-1])
+    assert "[" not in table1_rows(results, DS, ["RN50"], "LE+CF-SCE")[1][1][4]
 
 
 def test_table1_figure_is_a_png(tmp_path):
@@ -127,9 +161,39 @@ def test_figure1_rows_per_method_in_shot_order_with_zero_shot_first(tmp_path):
     records = [_fs("ct-init", 4, 60.0), _fs("ct-init", 1, 40.0), _fs("tip", 1, 45.0), _fs("mix-RG", 1, 50.0),
                _fs("mix-B", 1, 99.0), _fs("coop", 1, 30.0, dataset="other"), _fs("tip-f", 1, 46.0),
                _fs("coop", 1, 31.0)]
-    header, rows = figure1_rows(_summary(tmp_path, records), {"euro": 35.0}, [{"name": "euro"}])
-    assert header == ["dataset", "method", "shots", "acc1_mean", "acc1_std", "n_seeds"]
+    header, rows = figure1_rows(_summary(tmp_path, records), {"euro": rec(35.0)}, [{"name": "euro"}])
+    assert header == ["dataset", "method", "shots", "acc1_mean", "acc1_std", "n_seeds", "acc1_ci95_lo",
+                      "acc1_ci95_hi"]
     assert [r[:4] for r in rows] == [["euro", "Zero-shot CLIP", 0, "35.00"], ["euro", "CT w. init", 1, "40.00"],
                                      ["euro", "CT w. init", 4, "60.00"], ["euro", "Tip-Adapter", 1, "45.00"],
                                      ["euro", "Tip-Adapter-F", 1, "46.00"], ["euro", "CoOp", 1, "31.00"],
                                      ["euro", "CT w. Syn", 1, "50.00"]]
+
+
+def test_few_shot_cells_and_figure1_carry_the_interval_over_seeds_and_images(tmp_path):
+    from synrec.intervals import accuracy_interval
+    from synrec.tables import figure1_rows, table5_rows
+
+    rng = np.random.default_rng(1)
+    runs = {m: [rng.random(200) < p for p in ps] for m, ps in
+            (("mix-B", (0.5, 0.6)), ("mix-RF", (0.55, 0.55)), ("mix-RG", (0.7, 0.72)))}
+    records = [{**_fs(m, 4, 0, seed=s + 1), **rec(0, c)} for m, cs in runs.items() for s, c in enumerate(cs)]
+    summary = _summary(tmp_path, records)
+    lo, hi = accuracy_interval(np.stack(runs["mix-RG"]))
+    mean = 100 * np.mean([c.mean() for c in runs["mix-RG"]])
+    std = 100 * np.std([c.mean() for c in runs["mix-RG"]])
+    assert table5_rows(summary, {"name": "euro", "title": "EuroSAT"}, 4)[1][0][4] == \
+        f"{mean:.2f} ± {std:.2f} [{lo:.2f}, {hi:.2f}]"
+    zero_bits = rng.random(200) < 0.3
+    zero = rec(0, zero_bits)
+    zero["metrics"]["acc1_ci95"] = list(accuracy_interval(zero_bits))  # as metrics_from_logits records it
+    _, rows = figure1_rows(summary, {"euro": zero}, [{"name": "euro"}])
+    assert rows[0][6:] == [f"{zero['metrics']['acc1_ci95'][0]:.2f}", f"{zero['metrics']['acc1_ci95'][1]:.2f}"]
+    assert rows[1][1] == "CT w. Syn" and rows[1][6:] == [f"{lo:.2f}", f"{hi:.2f}"]
+    from PIL import Image
+
+    from synrec.plots import plot_figure1
+
+    plot_figure1(summary, {"euro": zero}, [{"name": "euro", "title": "EuroSAT"}], tmp_path / "f1.png")
+    with Image.open(tmp_path / "f1.png") as im:
+        assert im.format == "PNG"
