@@ -16,5 +16,8 @@ with rule_log(sm.log, f"prompts {sm.wildcards.dataset} {sm.wildcards.strategy}")
         tok, model = load_word_to_sentence(sm.params.model, pick_device(sm.params.device))
         record["prompts"], record["n_unique"] = prompts.le_prompts(ds, tok, model, sm.params.le, seed)
         record["model"] = model_identity(sm.params.model)
+        dtype = str(model.dtype).replace("torch.", "")
+        if dtype != "float32":  # (float32 leaves the record, and so existing runs, as they were)
+            record["dtype"] = dtype
         print(f"unique sentences per class: min {min(record['n_unique'])}, max {max(record['n_unique'])}")
     write_json(sm.output[0], record)

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from conftest import copy_workflow, snakemake
 
+from synrec.stores import ImageStore
+
 pytestmark = pytest.mark.slow
 
 
@@ -32,16 +34,48 @@ def test_the_half_precision_chain_runs_on_cpu_close_to_float32(project, dtype):
     half, full = (json.loads((project / r / target).read_text()) for r in (f"results-{dtype}", "results"))
     assert half["models"]["clip"]["dtype"] == dtype
     assert abs(half["metrics"]["acc1"] - full["metrics"]["acc1"]) <= 5
-    from synrec.stores import ImageStore, read_features
+    le = json.loads((project / f"work/{dtype}/demo_shapes/prompts/LE.json").read_text())
+    assert le["dtype"] == dtype and "dtype" not in json.loads((project / "work/demo/demo_shapes/prompts/LE.json")
+                                                               .read_text())
+    from synrec.stores import read_features
 
     a = ImageStore(project / f"work/{dtype}/demo_shapes/synthetic/LE/images.h5")
     b = ImageStore(project / "work/demo/demo_shapes/synthetic/LE/images.h5")
     assert json.loads(a.attrs["generation"])["dtype"] == dtype and "dtype" not in json.loads(b.attrs["generation"])
-    assert a.prompts() == b.prompts()
-    diff = [np.abs(np.asarray(a.image(i), float) - np.asarray(b.image(i), float)).mean() for i in range(len(a))]
-    assert 0 < np.mean(diff) < 1.5 and max(diff) < 4  # grey levels of 255
+    # Half-precision T5 sampling may pick other tokens than float32 (one class's sentences differ on AVX-512 kernels
+    # in bfloat16): images are compared where the prompts are equal, and the generator alone below.
+    same = [i for i, (p, q) in enumerate(zip(a.prompts(), b.prompts(), strict=True)) if p == q]
+    assert_images_close([a.image(i) for i in same], [b.image(i) for i in same])
+    assert_images_close(generate_half(project, b, dtype, range(8)), [b.image(i) for i in range(8)])
     (xa, _, pa), (xb, _, pb) = (read_features(project / w / "demo_shapes/features/RN50/test.h5")
                                 for w in (f"work/{dtype}", "work/demo"))
     assert pa["dtype"] == dtype and "dtype" not in pb
     cos = (xa * xb).sum(1) / np.linalg.norm(xa, axis=1) / np.linalg.norm(xb, axis=1)
     assert cos.min() > 0.999 and not np.array_equal(xa, xb)
+
+
+def assert_images_close(half, full):
+    """Half-precision images near the float32 ones from the same prompts and seeds, yet not identical."""
+    diff = [np.abs(np.asarray(h, float) - np.asarray(f, float)).mean() for h, f in zip(half, full, strict=True)]
+    if diff:
+        assert 0 < np.mean(diff) < 1.5 and max(diff) < 4, diff  # grey levels of 255
+
+
+def generate_half(project, store, dtype, indices):
+    """The demo generator in ``dtype`` on the float32 store's own prompts and seeds (its recorded settings)."""
+    import h5py
+
+    from synrec.generation import generate_shard
+    from synrec.models import load_text_to_image
+
+    with h5py.File(store.path) as f:
+        seeds = f["seeds"][:]
+    prompts = store.prompts()
+    plan = [(int(store.labels[i]), i, prompts[i], int(seeds[i])) for i in indices]
+    gen = {**json.loads(store.attrs["generation"]), "batch_size": 4}
+    pipe = load_text_to_image({"model": str(project / "resources/tiny/stable-diffusion"), "dtype": dtype,
+                               "dtype_on_cpu": True})
+    shard = generate_shard(pipe, plan, project / f"half-{dtype}.h5", gen, {}, progress=False)
+    out = ImageStore(shard)
+    assert json.loads(out.attrs["generation"])["dtype"] == dtype
+    return [out.image(i) for i in range(len(out))]
