@@ -27,8 +27,19 @@ def _key_path(error) -> str:
     return path or "<top level>"
 
 
+def _strict_validator(schema: dict):
+    """A validator for which 16.0 is not an integer (JSON Schema counts it as one; Python's range() does not)."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine(
+        "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool))
+    return jsonschema.validators.extend(base, type_checker=checker)(schema)
+
+
 def validate(data: dict, schema_path: str | Path, source: str) -> dict:
-    """Validate ``data`` (in place, defaults filled) against a JSON schema; raise a one-line SynrecError."""
+    """Validate ``data`` (in place, defaults filled) against a JSON schema; raise a one-line SynrecError. A whole
+    number written with a decimal point (``16.0``) where the schema wants an integer is refused too."""
     import jsonschema
     from snakemake.utils import validate as sm_validate
 
@@ -40,6 +51,11 @@ def validate(data: dict, schema_path: str | Path, source: str) -> dict:
         if err is None:
             raise SynrecError(f"{source}: invalid ({exc})") from None
         raise SynrecError(f"{source}: key '{_key_path(err)}': {err.message}") from None
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    err = jsonschema.exceptions.best_match(_strict_validator(schema).iter_errors(data))
+    if err is not None:
+        raise SynrecError(f"{source}: key '{_key_path(err)}': {err.message} (write a whole number without a decimal "
+                          "point)")
     return data
 
 

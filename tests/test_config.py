@@ -73,6 +73,10 @@ def test_paper_code_prompt_and_weight_choices():
         ({"generation": {"width": 500}}, "key 'generation.width': 500 is not a multiple of 8"),
         ({"ct": {"batch_size": 0}}, "key 'ct.batch_size': 0 is less than the minimum of 1"),
         ({"few_shot": {"mix": {"lr": -0.1}}}, "key 'few_shot.mix.lr': -0.1 is less than the minimum of 0"),
+        # JSON Schema counts 16.0 as an integer; generation then crashed in range() with a 145-line TypeError
+        ({"generation": {"images_per_class": 16.0}},
+         "key 'generation.images_per_class': 16.0 is not of type 'integer' (write a whole number without a decimal "
+         "point)"),
     ],
 )
 def test_malformed_config_is_one_line_naming_the_key(patch, message):
