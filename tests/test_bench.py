@@ -36,3 +36,30 @@ def test_decode_and_pretrain_throughput_run_on_cpu():
     assert "png decode + timm train 224" in text and "cores per GPU" in text
     text = run("bench/pretrain_throughput.py", "--tiny", "--steps", "1", "--batch", "4")
     assert text.count("img/s") == 6  # three models, bf16 and fp32 each
+
+
+def test_demo_effects_gives_each_effect_its_paired_interval_and_the_runs_verdicts(tmp_path):
+    """Two fabricated runs of Table 1's Demo-Shapes ViT cells: a gain on 30 of 400 images (resolved in both), and
+    RN50 cells equal but for one image in one run (noise): the bench says so, and that the runs agree."""
+    import numpy as np
+
+    from synrec.intervals import pack
+
+    def write(root, rel, correct):
+        path = root / "zeroshot" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"metrics": {"acc1": 100 * float(np.mean(correct)), "n": len(correct),
+                                                "correct": pack(correct)}}))
+
+    base = np.random.default_rng(0).random(400) < 0.5
+    for name in ("a", "b"):
+        write(tmp_path / name, "demo_shapes/ViT-B-16/CLIP.json", base)
+        write(tmp_path / name, "demo_shapes/ViT-B-16/LE+CF-SCE.json", base | (np.arange(400) < 60))
+        write(tmp_path / name, "demo_shapes/RN50/CLIP.json", base)
+        write(tmp_path / name, "demo_shapes/RN50/LE+CF-SCE.json", base ^ (np.arange(400) == (0 if name == "a" else 1)))
+    text = run("bench/demo_effects.py", str(tmp_path / "a"), str(tmp_path / "b"))
+    vit = next(line for line in text.splitlines() if "ViT, Demo-Shapes" in line)
+    rn = next(line for line in text.splitlines() if "RN50, Demo-Shapes" in line)
+    assert vit.split()[-1] == "resolved" and vit.count("resolved") == 3
+    assert rn.split()[-1] == "noise"
+    assert text.strip().endswith("2 effects; the runs agree on 2; resolved in every run: 1")
