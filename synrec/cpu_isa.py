@@ -11,20 +11,19 @@ ten years runs, before any job starts:
 * ``ONEDNN_MAX_CPU_ISA=AVX2`` - oneDNN's JIT kernels (convolutions).
 
 Jobs inherit the variables from the Snakemake process (local runs, and SLURM jobs, whose environment sbatch exports
-by default). A variable the user has set is left as it is. ``None`` pins nothing: the libraries' fastest kernels.
+by default). A variable the user has set is left as it is. ``host`` (the default) pins nothing: each library's fastest
+kernels on the machine at hand (``--config cpu_isa=host`` overrides the demo's pin).
 """
 
 from __future__ import annotations
 
 import os
 
-PINS = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+PINS = {"host": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
 
 
-def pin(isa: str | None, environ=os.environ) -> dict:
+def pin(isa: str, environ=os.environ) -> dict:
     """Set the variables that pin ``isa`` in ``environ`` where they are unset; returns those in force."""
-    if not isa:
-        return {}
     for key, value in PINS[isa].items():
         environ.setdefault(key, value)
     return {key: environ[key] for key in PINS[isa]}

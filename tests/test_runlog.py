@@ -37,7 +37,7 @@ def test_cpu_isa_pins_every_library_where_unset_and_a_job_computes_with_those_ke
 
     env = {"MKL_CBWR": "COMPATIBLE"}
     assert pin("avx2", env) == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-    assert pin(None, {}) == {}
+    assert pin("host", {}) == {}
     code = ("import torch, synrec.runlog as r\nwith r.rule_log([sys.argv[1]], 'job'):\n    pass\n")
     log = tmp_path / "job.log"
     out = subprocess.run([sys.executable, "-c", "import sys\n" + code, str(log)], capture_output=True, text=True,
