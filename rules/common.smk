@@ -109,7 +109,8 @@ def model_roles():
 
 
 def model_manifest(role):
-    return f"{MANIFESTS}/model/{role}.json"
+    """The manifest of the model the config names for ``role`` now: one file per model (synrec.manifest.model_key)."""
+    return str(synrec_manifest_run.model_manifest_path(MANIFESTS, role, model_roles()[role]))
 
 
 def clip_manifest(backbone):
@@ -215,6 +216,7 @@ if workflow.is_main_process:
         config["data_root"],
         real_split,
         dataset_config,
+        dry_run=synrec_manifest_run.dry_run_requested(sys.argv),
     )
 
 

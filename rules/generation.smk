@@ -39,5 +39,8 @@ rule merge_images:
         "../envs/synrec.yaml"
     params:
         dataset=lambda w: DATASETS[w.dataset],
+        # the shards are temp: a text-to-image model named anew (its own manifest, synrec.manifest) reruns the merge,
+        # and so the generation, through this param
+        model=config["models"]["text_to_image"],
     script:
         "../scripts/merge_images.py"

@@ -8,13 +8,14 @@ rule model_manifest:
     input:
         lambda w: made_model_folder(w.role),
     output:
-        f"{MANIFESTS}/model/{{role}}.json",
+        f"{MANIFESTS}/model/{{role}}/{{key}}.json",
     log:
-        log_path("model_manifest", "{role}"),
+        log_path("model_manifest", "{role}-{key}"),
     wildcard_constraints:
         role=_alternatives(model_roles()),
+        key="[0-9a-f]{12}",
     params:
-        spec=lambda w: model_roles()[w.role],
+        spec=lambda w: synrec_manifest_run.spec_of(model_roles(), w.role, w.key),
     run:
         write_manifest(output[0], log[0], lambda: synrec_manifest.model_manifest(params.spec))
 

@@ -3,8 +3,10 @@
 Snakemake dates a folder by its own modification time, so replacing a file inside a model or dataset folder would
 rerun nothing. Instead, every rule that reads a model or a real split takes its manifest as input:
 
-* ``{work_dir}/manifests/model/<role>.json``: the model's identity (:func:`synrec.models.model_identity`: names,
-  and a sha256 of every file when it is a local folder);
+* ``{work_dir}/manifests/model/<role>/<key>.json``: the model's identity (:func:`synrec.models.model_identity`:
+  names, and a sha256 of every file when it is a local folder). ``key`` (:func:`model_key`) is a hash of the
+  config's model entry, so two models never share a file: a run (or a dry run) naming another model, then the first
+  one again, leaves the first model's manifest, and so everything made from it, as it was;
 * ``{work_dir}/manifests/data/<dataset>/<source>.json``: the split's fingerprint (:meth:`Split.fingerprint`: labels,
   and each image file's path, size and modification time; the pixels themselves for CIFAR's pickles).
 
@@ -68,6 +70,12 @@ def _stat_signature(path: Path) -> list:
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     return [[str(p.relative_to(path)) if path.is_dir() else p.name, p.stat().st_size, p.stat().st_mtime_ns]
             for p in files]
+
+
+def model_key(spec: dict) -> str:
+    """12 hex digits that name a config's model entry (hub id or path, pretrained tag, ...): the file name of its
+    manifest under its role."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def model_manifest(spec: dict, previous: dict | None = None) -> dict:
@@ -161,9 +169,9 @@ def create(path: str | Path, manifest: dict, mtime_ns: int) -> None:
     os.utime(path, ns=(mtime_ns, mtime_ns))
 
 
-def refresh(path: str | Path, compute) -> bool:
-    """Recompute an existing manifest (``compute(previous)``) and write it if it changed; a missing one is left to
-    its rule. Returns whether the identity changed."""
+def refresh(path: str | Path, compute, dry_run: bool = False) -> bool:
+    """Recompute an existing manifest (``compute(previous)``) and write it if it changed (``dry_run``: write
+    nothing); a missing one is left to its rule. Returns whether the identity changed."""
     path = Path(path)
     if not path.is_file():
         return False
@@ -171,7 +179,10 @@ def refresh(path: str | Path, compute) -> bool:
         previous = json.loads(path.read_text())
     except ValueError:
         previous = None
-    return write(path, compute(previous))
+    now = compute(previous)
+    if dry_run:
+        return previous is None or previous.get("identity") != now.get("identity")
+    return write(path, now)
 
 
 def identity(path: str | Path) -> dict:

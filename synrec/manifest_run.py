@@ -57,48 +57,88 @@ def write_manifest(out, log, compute) -> None:
     Path(log).write_text(f"{out}: {json.dumps(m['identity'])}\n")
 
 
-def _refresh(path: Path, compute, problems: dict, create: bool = False) -> None:
+def _refresh(path: Path, compute, problems: dict, create: bool = False, dry_run: bool = False) -> None:
     try:
         if create:
             compute(None)
-        elif manifest.refresh(path, compute):
-            print(f"synrec: content changed: {path} (the jobs that read it rerun)", file=sys.stderr)
+        elif manifest.refresh(path, compute, dry_run):
+            rerun = ("a real run rewrites it and reruns the jobs that read it; this dry run changed nothing" if dry_run
+                     else "the jobs that read it rerun")
+            print(f"synrec: content changed: {path} ({rerun})", file=sys.stderr)
     except (SynrecError, OSError) as exc:
         problems[str(path)] = str(exc)
         if not create:
             print(f"synrec: warning: {path} kept as it was: {exc}", file=sys.stderr)
 
 
+def model_manifest_path(manifests: str | Path, role: str, spec: dict) -> Path:
+    """``<manifests>/model/<role>/<key>.json``: one file per model entry (:func:`synrec.manifest.model_key`)."""
+    return Path(manifests) / "model" / role / f"{manifest.model_key(spec)}.json"
+
+
+def spec_of(roles: dict, role: str, key: str) -> dict:
+    """The configured model entry of ``role`` whose key is ``key`` (the manifest rule's wildcards)."""
+    spec = roles[role]
+    if manifest.model_key(spec) != key:
+        raise SynrecError(f"manifest model/{role}/{key}.json is not that of the model the config names for {role} now "
+                          f"({spec}); ask for results, not for another model's manifest")
+    return spec
+
+
+def dry_run_requested(argv: list) -> bool:
+    """Whether ``argv`` (``sys.argv``) is a snakemake command line that asks for a dry run (-n, --dry-run, -np,
+    ...), parsed by Snakemake's own parser: the workflow is parsed before Snakemake's API says so. Another program
+    (the API called from Python) is not a dry run."""
+    import contextlib
+    import io
+
+    from snakemake.cli import get_argument_parser
+
+    if not argv or Path(argv[0]).name not in ("snakemake", "__main__.py") or "snakemake" not in argv[0]:
+        return False
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return bool(get_argument_parser().parse_known_args(argv[1:])[0].dryrun)
+    except SystemExit:
+        return False
+
+
 def refresh_all(manifests: str | Path, roles: dict, datasets: dict, sources: dict, data_root: str | Path,
-                split_of, dataset_config) -> dict:
-    """Adopt and refresh the manifests under ``manifests`` (``model/<role>.json``, ``data/<dataset>/<source>.json``).
+                split_of, dataset_config, dry_run: bool = False) -> dict:
+    """Adopt and refresh the manifests under ``manifests`` (:func:`model_manifest_path` of the configured models,
+    ``data/<dataset>/<source>.json``); the manifests of models the config does not name now are left as they are.
+    ``dry_run``: check and compare the same way, but write nothing (``snakemake -n`` changes no file).
 
     ``roles``: ``{role: spec}`` (:func:`model_roles`); ``datasets``: the configured ``{name: cfg}``; ``sources``:
     ``{name: [real source, ...]}`` the studies read; ``split_of(name, source)``: the split a source reads;
     ``dataset_config(name)``: the config of any dataset a manifest exists for (the demo's, CIFAR transfer's).
     Returns ``{manifest path: one line}`` for the splits that failed their check."""
     manifests, problems = Path(manifests), {}
+
+    def create(path, made, mtime_ns):  # a new manifest dated at its content's time; in a dry run only checked
+        if not dry_run:
+            manifest.create(path, made, mtime_ns())
+
     for role, spec in roles.items():
-        path, local = manifests / "model" / f"{role}.json", local_model_path(spec)
+        path, local = model_manifest_path(manifests, role, spec), local_model_path(spec)
         if not path.exists() and (local is None or Path(local).exists()):
-            _refresh(path, lambda prev, s=spec, p=path, at=local: manifest.create(
-                p, manifest.model_manifest(s), manifest.model_mtime_ns(at)), problems, create=True)
+            _refresh(path, lambda prev, s=spec, p=path, at=local: create(
+                p, manifest.model_manifest(s), lambda: manifest.model_mtime_ns(at)), problems, create=True)
+        else:
+            _refresh(path, lambda prev, s=spec: manifest.model_manifest(s, prev), problems, dry_run=dry_run)
     for name, cfg in datasets.items():
         if not dataset_folder(cfg, data_root).is_dir():
             continue
         for source in sources[name]:
             path = manifests / "data" / name / f"{source}.json"
             if not path.exists():  # adopted only when it passes the check; else the problem stops the run
-                _refresh(path, lambda prev, c=cfg, p=path, s=split_of(name, source): manifest.create(
-                    p, manifest.data_manifest(c, data_root, s), manifest.data_mtime_ns(c, data_root)),
+                _refresh(path, lambda prev, c=cfg, p=path, s=split_of(name, source): create(
+                    p, manifest.data_manifest(c, data_root, s), lambda: manifest.data_mtime_ns(c, data_root)),
                     problems, create=True)
-    for path in sorted(manifests.glob("model/*.json")):
-        if path.stem in roles:
-            _refresh(path, lambda prev, r=path.stem: manifest.model_manifest(roles[r], prev), problems)
     for path in sorted(manifests.glob("data/*/*.json")):
         name, source = path.parent.name, path.stem
         _refresh(path, lambda prev, d=name, s=source: manifest.data_manifest(
-            dataset_config(d), data_root, split_of(d, s), prev), problems)
+            dataset_config(d), data_root, split_of(d, s), prev), problems, dry_run=dry_run)
     return problems
 
 

@@ -7,7 +7,16 @@ from types import SimpleNamespace
 from conftest import SHAPES, dataset_cfg
 
 from synrec import demo_data, manifest
-from synrec.manifest_run import missing_content, model_roles, refresh_all, source_split, stop_message
+from synrec.manifest_run import (
+    dry_run_requested,
+    missing_content,
+    model_manifest_path,
+    model_roles,
+    refresh_all,
+    source_split,
+    spec_of,
+    stop_message,
+)
 
 
 def _world(tmp_path, counts=12):
@@ -21,15 +30,19 @@ def _world(tmp_path, counts=12):
     return cfg, {"clip-RN": {"model": str(model)}}
 
 
-def _refresh(tmp_path, cfg, roles):
+def _refresh(tmp_path, cfg, roles, dry_run=False):
     return refresh_all(tmp_path / "manifests", roles, {cfg["name"]: cfg}, {cfg["name"]: ["test"]}, tmp_path,
-                       lambda d, s: source_split(cfg, s, "train", "val"), lambda d: cfg)
+                       lambda d, s: source_split(cfg, s, "train", "val"), lambda d: cfg, dry_run=dry_run)
+
+
+def _dates(root):
+    return {p: p.stat().st_mtime_ns for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_refresh_adopts_content_dated_at_its_own_time_then_redates_only_what_changed(tmp_path):
     cfg, roles = _world(tmp_path)
     assert _refresh(tmp_path, cfg, roles) == {}
-    model_m = tmp_path / "manifests/model/clip-RN.json"
+    model_m = model_manifest_path(tmp_path / "manifests", "clip-RN", roles["clip-RN"])
     data_m = tmp_path / "manifests/data/t_coop_split/test.json"
     assert model_m.stat().st_mtime_ns == 10**18  # adopted: dated at the weights' time, so nothing made since reruns
     assert manifest.identity(data_m)["images"] == 12
@@ -38,6 +51,63 @@ def test_refresh_adopts_content_dated_at_its_own_time_then_redates_only_what_cha
     (tmp_path / "model/weights.bin").write_bytes(b"v" * 64)  # other weights: the model's manifest is rewritten
     assert _refresh(tmp_path, cfg, roles) == {} and model_m.stat().st_mtime_ns > 10**18
     assert data_m.stat().st_mtime_ns == dated
+
+
+def test_two_models_for_one_role_never_share_a_manifest_so_switching_back_reruns_nothing(tmp_path):
+    """Issue 32: a run naming another model (a typo, a trial) and then the first again must leave the first model's
+    manifest, and so the date of everything made from it, as it was."""
+    cfg, roles = _world(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "weights.bin").write_bytes(b"o" * 64)
+    _refresh(tmp_path, cfg, roles)
+    first = model_manifest_path(tmp_path / "manifests", "clip-RN", roles["clip-RN"])
+    dated = first.stat().st_mtime_ns
+    second = {"clip-RN": {"model": str(other)}}
+    _refresh(tmp_path, cfg, second)
+    path2 = model_manifest_path(tmp_path / "manifests", "clip-RN", second["clip-RN"])
+    assert path2 != first and path2.is_file() and first.stat().st_mtime_ns == dated
+    assert manifest.identity(path2) != manifest.identity(first)
+    _refresh(tmp_path, cfg, roles)
+    assert first.stat().st_mtime_ns == dated  # back to the first model: its manifest is as it was
+
+
+def test_a_dry_run_writes_nothing_but_checks_and_reports_the_same(tmp_path, capsys):
+    cfg, roles = _world(tmp_path)
+    assert _refresh(tmp_path, cfg, roles, dry_run=True) == {}
+    assert not (tmp_path / "manifests").exists()  # nothing adopted in a dry run
+    _refresh(tmp_path, cfg, roles)
+    before = _dates(tmp_path / "manifests")
+    (tmp_path / "model/weights.bin").write_bytes(b"v" * 64)  # other weights: a real run would rewrite the manifest
+    capsys.readouterr()
+    assert _refresh(tmp_path, cfg, roles, dry_run=True) == {}
+    assert _dates(tmp_path / "manifests") == before
+    assert "this dry run changed nothing" in capsys.readouterr().err
+    cfg_bad = cfg | {"counts": {"test": 13}}  # a failing split is reported in a dry run too
+    (tmp_path / "manifests/data/t_coop_split/test.json").unlink()
+    problems = _refresh(tmp_path, cfg_bad, roles, dry_run=True)
+    assert list(problems) == [str(tmp_path / "manifests/data/t_coop_split/test.json")]
+
+
+def test_dry_run_is_read_from_a_snakemake_command_line_only():
+    assert dry_run_requested(["/x/bin/snakemake", "-np", "--cores", "2"])
+    assert dry_run_requested(["/x/site-packages/snakemake/__main__.py", "--dry-run", "results/table1.csv"])
+    assert not dry_run_requested(["/x/bin/snakemake", "--cores", "2", "results/table1.csv"])
+    assert not dry_run_requested(["/x/bin/pytest", "-n", "2"])  # not snakemake: its -n is not a dry run
+    assert not dry_run_requested([])
+
+
+def test_the_manifest_rule_refuses_a_key_that_is_not_the_configured_models():
+    import pytest
+
+    from synrec.errors import SynrecError
+
+    roles = {"clip-RN50": {"model": "RN50", "pretrained": "openai"}}
+    key = manifest.model_key(roles["clip-RN50"])
+    assert spec_of(roles, "clip-RN50", key) == roles["clip-RN50"]
+    assert key != manifest.model_key({"model": "RN50", "pretrained": "yfcc15m"}) and len(key) == 12
+    with pytest.raises(SynrecError, match="not that of the model the config names"):
+        spec_of(roles, "clip-RN50", "0" * 12)
 
 
 def test_a_split_failing_its_check_gets_no_manifest_and_comes_back_as_one_line(tmp_path):
