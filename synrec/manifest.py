@@ -23,9 +23,10 @@ changes (``touch`` it, or ``--forcerun`` the features).
 
 The refresh is also where ``python -m synrec.datasets --check`` runs before every workflow run: a split read anew
 (no manifest yet, or its quick signature changed) gets the full check (complete, image count as the YAML's
-``counts`` says, 8 images decode); an unchanged one only the count check. A split that fails keeps its old
-manifest (or gets none), so the next run checks it again, and the run stops before submitting any job that reads
-it.
+``counts`` says, 8 images decode); an unchanged one only the count check. A split (or a local model) that fails gets no
+manifest, or has its manifest :func:`invalidate` d: what was made from it is then out of date, so a run that reads it
+stops before submitting any job, even a run that would otherwise have nothing to do; when the content is back as it
+was, so is its manifest, date included, and nothing reruns.
 
 A manifest that the refresh creates for content already on disk (:func:`create`) is dated at that content's newest
 modification time, so adopting manifests reruns nothing that is newer than the content it was made from.
@@ -179,10 +180,32 @@ def refresh(path: str | Path, compute, dry_run: bool = False) -> bool:
         previous = json.loads(path.read_text())
     except ValueError:
         previous = None
-    now = compute(previous)
+    was = previous.get("was") if previous else None  # content unavailable at an earlier run (invalidate)
+    now = compute(previous if was is None else was)
+    if was is not None and now.get("identity") == was.get("identity"):  # back as it was: so is the manifest's date
+        if not dry_run:
+            write_json(path, now)
+            os.utime(path, ns=(previous["was_mtime_ns"], previous["was_mtime_ns"]))
+        return False
     if dry_run:
         return previous is None or previous.get("identity") != now.get("identity")
     return write(path, now)
+
+
+def invalidate(path: str | Path, reason: str) -> bool:
+    """The content behind the existing manifest ``path`` failed its check (a split's image gone, a model folder
+    removed): the manifest now stands for 'unavailable', dated now, so every result made from the content is out of
+    date and a run that reads it stops before submission. It keeps what it was: when the content is back as it was,
+    :func:`refresh` restores it with its old date, and nothing reruns. Returns False if it was invalid already."""
+    path = Path(path)
+    try:
+        old = read(path)
+    except SynrecError:  # unreadable: nothing to come back to
+        old = {}
+    if "was" in old:
+        return False
+    write_json(path, {"identity": {"unavailable": reason}, "was": old, "was_mtime_ns": path.stat().st_mtime_ns})
+    return True
 
 
 def identity(path: str | Path) -> dict:

@@ -2,8 +2,8 @@
 
 * :func:`refresh_all` - adopt the content already on disk (a missing manifest of a present model or split is
   created, dated at its content's newest time, so nothing made since reruns), then recompute every manifest and
-  rewrite, and so re-date, those whose content changed. A split that fails its check keeps its old manifest (or
-  gets none) and comes back as a problem line.
+  rewrite, and so re-date, those whose content changed. A split or model that fails its check gets no manifest, or
+  has it invalidated (:func:`synrec.manifest.invalidate`), and comes back as a problem line.
 * :func:`missing_content` - the dataset and model folders that the DAG's manifest jobs would find missing, one line
   each with what to do (the fetch command from :func:`synrec.prepare.how_to_get`).
 * :func:`stop_message` - the one message that stops a run before submission: the missing content, and the failed
@@ -67,8 +67,11 @@ def _refresh(path: Path, compute, problems: dict, create: bool = False, dry_run:
             print(f"synrec: content changed: {path} ({rerun})", file=sys.stderr)
     except (SynrecError, OSError) as exc:
         problems[str(path)] = str(exc)
-        if not create:
-            print(f"synrec: warning: {path} kept as it was: {exc}", file=sys.stderr)
+        if not create and path.is_file():
+            if not dry_run:
+                manifest.invalidate(path, str(exc))
+            print(f"synrec: content unavailable: {path}: {exc} (what was made from it is out of date until it is back "
+                  "as it was; a run that reads it stops)", file=sys.stderr)
 
 
 def model_manifest_path(manifests: str | Path, role: str, spec: dict) -> Path:

@@ -110,6 +110,30 @@ def test_the_manifest_rule_refuses_a_key_that_is_not_the_configured_models():
         spec_of(roles, "clip-RN50", "0" * 12)
 
 
+def test_content_gone_after_its_manifest_was_made_invalidates_it_until_it_is_back_as_it_was(tmp_path, capsys):
+    """Issue 32: a split's image deleted after results were made from it: the manifest no longer stands for content
+    that is there (so what was made from it is out of date, and the run stops); the image restored, the manifest is
+    as it was, date included (so nothing reruns)."""
+    import json
+    import shutil
+
+    cfg, roles = _world(tmp_path)
+    _refresh(tmp_path, cfg, roles)
+    path = tmp_path / "manifests/data/t_coop_split/test.json"
+    before, dated = path.read_text(), path.stat().st_mtime_ns
+    image = next(p for p in sorted((tmp_path / "ds").rglob("*")) if p.suffix in manifest.IMAGE_SUFFIXES)
+    shutil.copy2(image, tmp_path / "kept")
+    image.unlink()
+    assert _refresh(tmp_path, cfg, roles, dry_run=True) and path.read_text() == before  # a dry run: reported only
+    problems = _refresh(tmp_path, cfg, roles)
+    assert list(problems) == [str(path)] and "content unavailable" in capsys.readouterr().err
+    assert "unavailable" in manifest.identity(path) and path.stat().st_mtime_ns > dated
+    assert _refresh(tmp_path, cfg, roles) and "unavailable" in manifest.identity(path)  # still gone: still out of date
+    shutil.copy2(tmp_path / "kept", image)
+    assert _refresh(tmp_path, cfg, roles) == {}
+    assert manifest.identity(path) == json.loads(before)["identity"] and path.stat().st_mtime_ns == dated
+
+
 def test_a_split_failing_its_check_gets_no_manifest_and_comes_back_as_one_line(tmp_path):
     cfg, roles = _world(tmp_path, counts=13)
     problems = _refresh(tmp_path, cfg, roles)
