@@ -23,7 +23,7 @@ from pathlib import Path
 from . import manifest
 from .datasets import ZEROSHOT_TEST, dataset_folder
 from .errors import SynrecError
-from .models import local_model_path
+from .models import check_model, local_model_path
 
 
 def model_roles(models: dict) -> dict:
@@ -122,13 +122,17 @@ def refresh_all(manifests: str | Path, roles: dict, datasets: dict, sources: dic
         if not dry_run:
             manifest.create(path, made, mtime_ns())
 
+    def checked(role, spec, prev=None):  # a name its library cannot load here stops the run before any job
+        check_model(role, spec)
+        return manifest.model_manifest(spec, prev)
+
     for role, spec in roles.items():
         path, local = model_manifest_path(manifests, role, spec), local_model_path(spec)
         if not path.exists() and (local is None or Path(local).exists()):
-            _refresh(path, lambda prev, s=spec, p=path, at=local: create(
-                p, manifest.model_manifest(s), lambda: manifest.model_mtime_ns(at)), problems, create=True)
+            _refresh(path, lambda prev, r=role, s=spec, p=path, at=local: create(
+                p, checked(r, s), lambda: manifest.model_mtime_ns(at)), problems, create=True)
         else:
-            _refresh(path, lambda prev, s=spec: manifest.model_manifest(s, prev), problems, dry_run=dry_run)
+            _refresh(path, lambda prev, r=role, s=spec: checked(r, s, prev), problems, dry_run=dry_run)
     for name, cfg in datasets.items():
         if not dataset_folder(cfg, data_root).is_dir():
             continue
@@ -142,6 +146,9 @@ def refresh_all(manifests: str | Path, roles: dict, datasets: dict, sources: dic
         name, source = path.parent.name, path.stem
         _refresh(path, lambda prev, d=name, s=source: manifest.data_manifest(
             dataset_config(d), data_root, split_of(d, s), prev), problems, dry_run=dry_run)
+    if dry_run:  # no stop before submission in a dry run: say what would stop a real one
+        for path, line in problems.items():
+            print(f"synrec: a real run would stop on {path}: {line}", file=sys.stderr)
     return problems
 
 

@@ -65,8 +65,7 @@ def _hub_hint() -> str:
     return f"HF_HOME={home}, offline={'yes' if offline else 'no'}"
 
 
-def load_clip(spec: dict, device: torch.device | str = "cpu"):
-    """Return ``(model, preprocess, tokenizer)`` in eval mode on ``device``."""
+def _check_clip(spec: dict) -> None:
     import open_clip
 
     name, pretrained = spec["model"], spec.get("pretrained")
@@ -79,7 +78,56 @@ def load_clip(spec: dict, device: torch.device | str = "cpu"):
     elif pretrained and not Path(pretrained).exists() and pretrained not in open_clip.list_pretrained_tags_by_model(
         name.replace("/", "-")
     ):
-        raise SynrecError(f"CLIP model '{name}': unknown pretrained tag or file '{pretrained}'")
+        raise SynrecError(f"CLIP model '{name}': unknown pretrained tag or file '{pretrained}' (see "
+                          f"open_clip.list_pretrained_tags_by_model('{name.replace('/', '-')}'))")
+
+
+#: the file a hub repository of each kind has at its root: what the cache is asked for
+HUB_MARKER = {"text_to_image": "model_index.json", "word_to_sentence": "config.json"}
+
+
+def _check_hub(what: str, repo_id: str, marker: str) -> None:
+    """A hub id is in the Hugging Face cache; offline, one that is not is an error; online, one the Hub does not
+    know is (a network failure leaves it to the job's download)."""
+    from huggingface_hub import repo_exists, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(repo_id, marker), str):
+        return
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    if offline:
+        raise SynrecError(f"{what} '{repo_id}' is not in the Hugging Face cache ({_hub_hint()}): fetch it where there "
+                          f"is network (`hf download {repo_id}`), or name a local folder")
+    try:
+        known = repo_exists(repo_id)
+    except Exception:  # no network here: the job's download will say
+        return
+    if not known:
+        raise SynrecError(f"{what} '{repo_id}' is not a model on the Hugging Face Hub (nor in the cache: "
+                          f"{_hub_hint()})")
+
+
+def check_model(role: str, spec: dict) -> None:
+    """Before any job starts (the run's manifest refresh): the model a config names for ``role`` (``clip-<backbone>``,
+    ``text_to_image``, ``word_to_sentence``) must be one its library can load here: an open_clip name and pretrained
+    tag, a local folder that exists, or a hub id in the cache (or, online, on the Hub). A one-line
+    :class:`SynrecError` otherwise, so a typo stops the run before Snakemake removes any job's outputs."""
+    local = local_model_path(spec)
+    if role.startswith("clip-"):
+        _check_clip(spec)
+    elif local is not None:
+        if not Path(local).exists():
+            raise SynrecError(f"{role} model folder {local} does not exist (model '{spec['model']}' in the workflow "
+                              "config)")
+    else:
+        _check_hub(role.replace("_", "-") + " model", spec["model"], HUB_MARKER.get(role, "config.json"))
+
+
+def load_clip(spec: dict, device: torch.device | str = "cpu"):
+    """Return ``(model, preprocess, tokenizer)`` in eval mode on ``device``."""
+    import open_clip
+
+    name, pretrained = spec["model"], spec.get("pretrained")
+    _check_clip(spec)
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=device)
     except Exception as exc:

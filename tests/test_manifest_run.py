@@ -27,7 +27,7 @@ def _world(tmp_path, counts=12):
     (model / "weights.bin").write_bytes(b"w" * 64)
     for f in (model / "weights.bin", model):  # weights of long ago
         os.utime(f, ns=(10**18, 10**18))
-    return cfg, {"clip-RN": {"model": str(model)}}
+    return cfg, {"text_to_image": {"model": str(model)}}
 
 
 def _refresh(tmp_path, cfg, roles, dry_run=False):
@@ -42,7 +42,7 @@ def _dates(root):
 def test_refresh_adopts_content_dated_at_its_own_time_then_redates_only_what_changed(tmp_path):
     cfg, roles = _world(tmp_path)
     assert _refresh(tmp_path, cfg, roles) == {}
-    model_m = model_manifest_path(tmp_path / "manifests", "clip-RN", roles["clip-RN"])
+    model_m = model_manifest_path(tmp_path / "manifests", "text_to_image", roles["text_to_image"])
     data_m = tmp_path / "manifests/data/t_coop_split/test.json"
     assert model_m.stat().st_mtime_ns == 10**18  # adopted: dated at the weights' time, so nothing made since reruns
     assert manifest.identity(data_m)["images"] == 12
@@ -61,11 +61,11 @@ def test_two_models_for_one_role_never_share_a_manifest_so_switching_back_reruns
     other.mkdir()
     (other / "weights.bin").write_bytes(b"o" * 64)
     _refresh(tmp_path, cfg, roles)
-    first = model_manifest_path(tmp_path / "manifests", "clip-RN", roles["clip-RN"])
+    first = model_manifest_path(tmp_path / "manifests", "text_to_image", roles["text_to_image"])
     dated = first.stat().st_mtime_ns
-    second = {"clip-RN": {"model": str(other)}}
+    second = {"text_to_image": {"model": str(other)}}
     _refresh(tmp_path, cfg, second)
-    path2 = model_manifest_path(tmp_path / "manifests", "clip-RN", second["clip-RN"])
+    path2 = model_manifest_path(tmp_path / "manifests", "text_to_image", second["text_to_image"])
     assert path2 != first and path2.is_file() and first.stat().st_mtime_ns == dated
     assert manifest.identity(path2) != manifest.identity(first)
     _refresh(tmp_path, cfg, roles)
@@ -132,6 +132,16 @@ def test_content_gone_after_its_manifest_was_made_invalidates_it_until_it_is_bac
     shutil.copy2(tmp_path / "kept", image)
     assert _refresh(tmp_path, cfg, roles) == {}
     assert manifest.identity(path) == json.loads(before)["identity"] and path.stat().st_mtime_ns == dated
+
+
+def test_a_model_name_its_library_cannot_load_is_a_problem_line_and_gets_no_manifest(tmp_path):
+    cfg, roles = _world(tmp_path)
+    roles = roles | {"clip-RN50": {"model": "RN5000", "pretrained": "openai"}}
+    problems = _refresh(tmp_path, cfg, roles)
+    path = model_manifest_path(tmp_path / "manifests", "clip-RN50", roles["clip-RN50"])
+    assert list(problems) == [str(path)] and not path.exists()
+    assert "CLIP model 'RN5000' is not an open_clip model name" in problems[str(path)]
+    assert stop_message([], problems, [str(path)]).splitlines()[1].startswith("  - CLIP model 'RN5000'")
 
 
 def test_a_split_failing_its_check_gets_no_manifest_and_comes_back_as_one_line(tmp_path):

@@ -97,8 +97,9 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
 
 
 def _another_model_and_back_reruns_nothing(project):
-    """Issue 32: a dry run naming another text-to-image model writes nothing; a run naming a missing one stops
-    before submission; back on the demo config, nothing is to be done and no manifest has a new date."""
+    """Issue 32: a dry run naming another text-to-image model writes nothing; a run naming a missing folder, an
+    unknown CLIP or a hub id not in the cache stops before submission; back on the demo config, nothing is to be done
+    and no manifest has a new date."""
     import shutil
 
     manifests = project / "work/demo/manifests"
@@ -108,9 +109,17 @@ def _another_model_and_back_reruns_nothing(project):
     out = snakemake(project, "-n", overrides=["other.yaml"])
     assert "rule generate" in out.stdout  # other images: generation and all after it would rerun
     assert {p: p.stat().st_mtime_ns for p in manifests.rglob("*.json")} == dates  # but the dry run wrote nothing
-    (project / "missing.yaml").write_text("models: {text_to_image: {model: ./no-such-sd}}\n")
-    out = snakemake(project, overrides=["missing.yaml"], check=False)
-    assert out.returncode != 0 and "./no-such-sd does not exist" in out.stderr
+    # names the libraries cannot load (issue 32): each run stops before any job, so no job's outputs are removed
+    made = [project / f"work/demo/demo_shapes/{p}" for p in ("features/RN50/test.h5", "heads/RN50.pt")]
+    made_dates = [p.stat().st_mtime_ns for p in made]
+    for bad, line in (("text_to_image: {model: ./no-such-sd}", "./no-such-sd does not exist"),
+                      ("clip: {RN50: {model: RN5000, pretrained: openai}}", "CLIP model 'RN5000' is not an open_clip"),
+                      ("text_to_image: {model: nosuch-org/nosuch-model}",
+                       "text-to-image model 'nosuch-org/nosuch-model' is not in the Hugging Face cache")):
+        (project / "bad.yaml").write_text(f"models: {{{bad}}}\n")
+        out = snakemake(project, overrides=["bad.yaml"], check=False)
+        assert out.returncode != 0 and "nothing was submitted" in out.stderr and line in out.stderr, out.stderr[-2000:]
+        assert [p.stat().st_mtime_ns for p in made] == made_dates
     assert {p: p.stat().st_mtime_ns for p in manifests.rglob("*.json")} == dates
     out = snakemake(project, "-n")
     assert "Nothing to be done" in out.stdout + out.stderr
