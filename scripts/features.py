@@ -3,7 +3,7 @@ import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 import torch
 
-from synrec.datasets import load_split
+from synrec.datasets import dataset_folder, load_split
 from synrec.features import REAL_SOURCES, downsized, encode_images, feature_key
 from synrec.manifest import check_split_unchanged, check_unchanged, model_manifest, read
 from synrec.models import load_clip, pick_device, pick_dtype
@@ -29,6 +29,6 @@ with rule_log(sm.log, f"features {w.dataset} {w.backbone} {w.source}"):
     feats = encode_images(model, preprocess, source, device, fcfg["batch_size"], fcfg["num_workers"], dtype,
                           desc=f"{w.dataset}/{w.source}")
     if w.source in REAL_SOURCES:  # after encoding, so that a corrupt image is reported as such first
-        check_split_unchanged(sm.input.images, source, sm.params.data_root)
+        check_split_unchanged(sm.input.images, source, dataset_folder(ds, sm.params.data_root))
     write_features(sm.output[0], feats, source.labels, key, parts)
     print(f"{len(feats)} images -> features {feats.shape}, key {key}")

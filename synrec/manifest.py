@@ -19,7 +19,7 @@ What a run's refresh costs: a model's sha256 is recomputed only when one of its 
 time (``stat``); a split's fingerprint only when one of the dataset's folders or non-image files (split files,
 lists, pickles) changed modification time (``quick``), so a run lists the dataset's folders but stats no image. An
 image overwritten in place under the same name, its folder untouched, is therefore not seen until the folder
-changes (``touch`` it, or ``--forcerun`` the features).
+changes (``touch`` the dataset's folder, or ``--forcerun`` the features).
 
 The refresh is also where ``python -m synrec.datasets --check`` runs before every workflow run: a split read anew
 (no manifest yet, or its quick signature changed) gets the full check (complete, image count as the YAML's
@@ -50,6 +50,7 @@ def _folder_signature(root: Path) -> tuple[str, int]:
     every folder, a stat only of folders and metadata files) and changed by adding, removing or renaming images
     and by replacing split, list or pickle files."""
     h, newest, todo = hashlib.sha256(), root.stat().st_mtime_ns, [root]
+    h.update(f"./:{newest}\n".encode())  # the folder's own date too: `touch <dataset folder>` makes a run look again
     while todo:
         d = todo.pop()
         with os.scandir(d) as it:
@@ -262,12 +263,12 @@ def check_unchanged(path: str | Path, now: dict) -> dict:
     return now
 
 
-def check_split_unchanged(path: str | Path, split, data_root: str | Path) -> None:
+def check_split_unchanged(path: str | Path, split, folder: str | Path) -> None:
     """A real split a job has just read, checked against its manifest: images rewritten in place under the same
     names leave the dataset's folders as they were, so the run's refresh cannot see them; the job that reads every
-    image does, and says how to make the next run see them."""
+    image does, and gives the command that makes the next run see them (``folder``: the dataset's folder)."""
     ident = identity(path)
     if ident["fingerprint"] != split.fingerprint() or ident["images"] != len(split):
         raise SynrecError(f"dataset '{split.dataset}' split '{split.split}' changed on disk since manifest {path} was "
-                          f"made (images rewritten in place are not seen by the per-run check): `touch` the dataset "
-                          f"folder under {data_root} and rerun snakemake")
+                          f"made (images rewritten in place are not seen by the per-run check): run `touch {folder}` "
+                          "and then snakemake again")

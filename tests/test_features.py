@@ -163,11 +163,11 @@ def test_a_job_that_reads_a_split_rewritten_in_place_says_how_to_make_runs_see_i
 
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"identity": {"fingerprint": split.fingerprint(), "images": len(split)}}))
-    manifest.check_split_unchanged(path, split, tmp_path)  # unchanged: silent
+    manifest.check_split_unchanged(path, split, tmp_path / "ds")  # unchanged: silent
     split.paths[2].write_bytes(split.paths[2].read_bytes() + b"\0")  # same name, rewritten in place
     split._fingerprint = None
-    with pytest.raises(SynrecError, match=r"split 'test' changed on disk since manifest .* `touch` the dataset"):
-        manifest.check_split_unchanged(path, split, tmp_path)
+    with pytest.raises(SynrecError, match=r"split 'test' changed on disk since manifest .*: run `touch .*/ds` and"):
+        manifest.check_split_unchanged(path, split, tmp_path / "ds")
 
 
 def test_every_run_checks_a_split_read_anew_in_full_and_an_unchanged_one_by_its_count(tmp_path):

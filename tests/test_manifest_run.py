@@ -4,9 +4,11 @@ missing content and the stop before submission, on small folders and stand-in Sn
 import os
 from types import SimpleNamespace
 
+import pytest
 from conftest import SHAPES, dataset_cfg
 
 from synrec import demo_data, manifest
+from synrec.errors import SynrecError
 from synrec.manifest_run import (
     dry_run_requested,
     missing_content,
@@ -98,10 +100,6 @@ def test_dry_run_is_read_from_a_snakemake_command_line_only():
 
 
 def test_the_manifest_rule_refuses_a_key_that_is_not_the_configured_models():
-    import pytest
-
-    from synrec.errors import SynrecError
-
     roles = {"clip-RN50": {"model": "RN50", "pretrained": "openai"}}
     key = manifest.model_key(roles["clip-RN50"])
     assert spec_of(roles, "clip-RN50", key) == roles["clip-RN50"]
@@ -142,6 +140,31 @@ def test_a_model_name_its_library_cannot_load_is_a_problem_line_and_gets_no_mani
     assert list(problems) == [str(path)] and not path.exists()
     assert "CLIP model 'RN5000' is not an open_clip model name" in problems[str(path)]
     assert stop_message([], problems, [str(path)]).splitlines()[1].startswith("  - CLIP model 'RN5000'")
+
+
+def test_the_touch_the_error_gives_for_images_rewritten_in_place_makes_the_next_run_see_them(tmp_path):
+    """Issue 32: an image rewritten in place, its folders' dates kept, is not seen by a run's refresh; the features
+    job's error says `touch <dataset folder>`; done literally, the next refresh sees the new content."""
+    import subprocess
+
+    from synrec.datasets import dataset_folder, load_split
+
+    cfg, roles = _world(tmp_path)
+    _refresh(tmp_path, cfg, roles)
+    path = tmp_path / "manifests/data/t_coop_split/test.json"
+    ident = manifest.identity(path)
+    image = next(p for p in sorted((tmp_path / "ds").rglob("*")) if p.suffix in manifest.IMAGE_SUFFIXES)
+    dates = {d: d.stat().st_mtime_ns for d in [tmp_path / "ds", *(tmp_path / "ds").rglob("*")] if d.is_dir()}
+    image.write_bytes(image.read_bytes() + b"\0")  # same name, new bytes
+    for d, ns in dates.items():
+        os.utime(d, ns=(ns, ns))
+    assert _refresh(tmp_path, cfg, roles) == {} and manifest.identity(path) == ident  # not seen by the refresh
+    with pytest.raises(SynrecError) as e:  # the job that reads the images sees it
+        manifest.check_split_unchanged(path, load_split(cfg, tmp_path, "test"), dataset_folder(cfg, tmp_path))
+    command = str(e.value).split("run `")[1].split("`")[0]
+    assert command == f"touch {tmp_path / 'ds'}"
+    subprocess.run(command.split(), check=True)
+    assert _refresh(tmp_path, cfg, roles) == {} and manifest.identity(path) != ident
 
 
 def test_a_split_failing_its_check_gets_no_manifest_and_comes_back_as_one_line(tmp_path):
