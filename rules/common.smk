@@ -8,6 +8,7 @@ REPO = Path(workflow.basedir).parent
 sys.path.insert(0, str(REPO))  # the synrec library of this checkout, also inside a --use-conda env
 
 from synrec import cpu_isa as synrec_cpu_isa
+from synrec.atomic import check_writable as synrec_check_writable
 from synrec import manifest as synrec_manifest
 from synrec import manifest_run as synrec_manifest_run
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
@@ -50,6 +51,8 @@ try:
         if any(t["transfer"] == "cifar" for t in PT_TABLES.values())
         else None
     )
+    if workflow.is_main_process:  # a read-only results or work folder: one line now, not a traceback at the end
+        synrec_check_writable({k: config[k] for k in ("work_dir", "results_dir")})
 except SynrecError as exc:
     _fail(exc)
 

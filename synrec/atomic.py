@@ -36,3 +36,24 @@ def write_json(path: str | os.PathLike, obj) -> None:
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def check_writable(folders: dict) -> None:
+    """Before a run: each ``{config key: folder}`` can take a new file (the folder, or its nearest existing parent
+    when it is not made yet), tried by creating and removing one, so that a read-only mount or a folder without
+    write permission is one line naming the key, not a traceback from inside Snakemake."""
+    import tempfile
+
+    from .errors import SynrecError
+
+    for key, folder in folders.items():
+        probe = Path(folder).absolute()
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        try:
+            fd, name = tempfile.mkstemp(prefix=".synrec-write-check-", dir=probe)
+            os.close(fd)
+            os.unlink(name)
+        except OSError as exc:
+            raise SynrecError(f"key '{key}': {folder} is not writable ({probe}: {exc.strerror}); give a folder this "
+                              "user can write to") from None

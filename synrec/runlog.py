@@ -6,6 +6,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
+import re
+import shutil
 import sys
 import time
 import traceback
@@ -16,6 +19,23 @@ from .errors import SynrecError
 #: OS errors that are the machine's, not a bug's: a full disk or quota, a read-only or unwritable place. They end a
 #: job with one line naming the file, like a SynrecError (the partial outputs are Snakemake's to remove).
 _ENVIRONMENT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _hdf5_errno(message: str) -> tuple[int, str] | None:
+    """(errno, file name) of an HDF5 write error ("file write failed: ..., filename = '...', ..., errno = 28, ...")."""
+    number = re.search(r"errno = (\d+)", message)
+    name = re.search(r"filename = '([^']*)'", message)
+    return (int(number.group(1)), name.group(1) if name else "an HDF5 file") if number else None
+
+
+def _free(filename: str) -> str:
+    folder = Path(filename).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return f"{shutil.disk_usage(folder).free / 2**30:.2f} GiB free on {folder}"
+    except OSError:
+        return "free space unknown"
 
 
 @contextlib.contextmanager
@@ -46,6 +66,14 @@ def rule_log(log_files, name: str):
         if fh:
             print(f"synrec: {name} failed, traceback in {log_path}", file=real_stderr, flush=True)
 
+    def out_of_space(filename: str, strerror: str):
+        """A full disk or quota: one line with the free space, then out at once (HDF5 closing a file it could not
+        write at interpreter exit has crashed a job with SIGSEGV after its error line)."""
+        one_line(f"{filename}: {strerror} ({_free(filename)})")
+        if fh:
+            fh.close()
+        os._exit(1)
+
     try:
         yield
         print(f"[synrec] {name} done in {time.time() - t0:.1f}s", flush=True)
@@ -55,7 +83,15 @@ def rule_log(log_files, name: str):
         if exc.errno not in _ENVIRONMENT_ERRORS:
             with_traceback()
             raise
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            out_of_space(exc.filename or "a file", exc.strerror)
         raise one_line(f"{exc.filename or 'a file'}: {exc.strerror}") from None
+    except RuntimeError as exc:  # HDF5's write errors come as RuntimeError, the errno inside the message
+        found = _hdf5_errno(str(exc))
+        if found and found[0] in (errno.ENOSPC, errno.EDQUOT):
+            out_of_space(found[1], os.strerror(found[0]))
+        with_traceback()
+        raise
     except BaseException:
         with_traceback()
         raise

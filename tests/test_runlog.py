@@ -9,8 +9,8 @@ import pytest
 from synrec.runlog import rule_log
 
 
-@pytest.mark.parametrize("code, text", [(errno.ENOSPC, "No space left on device"), (errno.EACCES, "Permission denied")])
-def test_a_full_disk_or_unwritable_folder_is_one_line_naming_the_file(tmp_path, capsys, code, text):
+@pytest.mark.parametrize("code, text", [(errno.EACCES, "Permission denied"), (errno.EROFS, "Read-only file system")])
+def test_an_unwritable_folder_is_one_line_naming_the_file(tmp_path, capsys, code, text):
     log = tmp_path / "job.log"
     with pytest.raises(SystemExit) as e, rule_log([str(log)], "generate demo"):
         raise OSError(code, text, "/scratch/work/shards/00001.h5.partial.h5")
@@ -18,6 +18,32 @@ def test_a_full_disk_or_unwritable_folder_is_one_line_naming_the_file(tmp_path, 
     line = f"/scratch/work/shards/00001.h5.partial.h5: {text}"
     assert capsys.readouterr().err.strip() == f"synrec error in generate demo: {line}"
     assert f"error: {line}" in log.read_text() and "Traceback" not in log.read_text()
+
+
+HDF5_ENOSPC = ("Can't write data (file write failed: time = Mon Dec  7 10:00:00 2026\n, filename = '{f}', file "
+               "descriptor = 5, errno = 28, error message = 'No space left on device', buf = 0x55d0, total write size "
+               "= 8192, bytes this sub-write = 8192, bytes actually written = 18446744073709551615, offset = 0)")
+
+
+@pytest.mark.parametrize("raise_it", ["OSError(errno.ENOSPC, 'No space left on device', F)",
+                                      "RuntimeError(HDF5_ENOSPC.format(f=F))"])
+def test_a_full_disk_is_one_line_with_the_free_space_and_the_job_ends_at_once(tmp_path, raise_it):
+    """Issue 32: h5py reports a full disk as a RuntimeError whose message holds errno 28, not as an OSError; either
+    way the job ends with one line naming the file and the free space, exit status 1, nothing after it (HDF5
+    closing the file at exit once crashed a job with SIGSEGV after its error line)."""
+    import subprocess
+    import sys
+
+    f = str(tmp_path / "work" / "features" / "test.h5")
+    code = (f"import errno, sys\nfrom synrec.runlog import rule_log\nfrom test_runlog import HDF5_ENOSPC\nF = {f!r}\n"
+            f"with rule_log([sys.argv[1]], 'features demo'):\n    raise {raise_it}\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "job.log")], capture_output=True, text=True,
+                         cwd=os.path.dirname(__file__))
+    assert out.returncode == 1, out.stderr
+    line = out.stderr.strip()
+    assert "\n" not in line and line.startswith(f"synrec error in features demo: {f}: No space left on device (")
+    assert line.endswith(f"GiB free on {tmp_path})")  # the nearest folder that exists
+    assert "Traceback" not in (tmp_path / "job.log").read_text()
 
 
 def test_other_os_errors_keep_their_traceback(tmp_path):
