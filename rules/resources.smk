@@ -19,7 +19,6 @@ rule tiny_model:
         "../envs/synrec.yaml"
     threads: 1
     params:
-        words=sorted({w for d in CLASS_LISTS.values() for c in d["classnames"] for w in c.lower().split()}),
         training=config["demo_models"],
         seed=config["seed"],
     script:

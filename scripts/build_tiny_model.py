@@ -4,7 +4,7 @@ import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 import torch
 
-from synrec import demo_models, tiny
+from synrec import demo_data, demo_models, tiny
 from synrec.runlog import rule_log
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
@@ -30,6 +30,6 @@ with rule_log(sm.log, f"tiny_model {sm.wildcards.kind}"):
         else:
             tiny.build_tiny_stable_diffusion(out, seed=seed)
     elif steps["t5_steps"]:
-        demo_models.train_demo_t5(out, sm.params.words, seed, steps=steps["t5_steps"], progress=progress)
+        demo_models.train_demo_t5(out, demo_data.WORLD_WORDS, seed, steps=steps["t5_steps"], progress=progress)
     else:
-        tiny.build_tiny_t5(out, extra_words=sm.params.words, seed=seed)
+        tiny.build_tiny_t5(out, extra_words=demo_data.WORLD_WORDS, seed=seed)

@@ -27,6 +27,9 @@ _COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 220),
 #: The world's vocabulary: every colour with every shape (32 names, wider than any demo dataset's classes).
 COLOURS = list(_COLOURS)
 SHAPES = ["circle", "square", "triangle", "cross"]
+#: The demo T5's own words (every class word of the world): fixed, so that a run naming another dataset does not
+#: retrain the demo models; other words are spelt by the tokenizer's pieces.
+WORLD_WORDS = sorted({*COLOURS, *SHAPES})
 #: The lowest background brightness of the CLIP world (the photo style's backgrounds are 0-90 plus noise).
 CLIP_WORLD_FLOOR = 75
 

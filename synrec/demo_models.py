@@ -229,8 +229,8 @@ def _sentence_pairs(names: list[str]) -> list[tuple[str, str]]:
 def train_demo_t5(out_dir: str | Path, words: list[str] = (), seed: int = 0, steps: int = 300, batch: int = 32,
                   lr: float = 3e-3, progress=None) -> Path:
     """Train the tiny T5 to write a sentence around each of the world's names, then save it with its tokenizer
-    (``AutoModelForSeq2SeqLM`` / ``AutoTokenizer`` loadable); ``words`` (the datasets' class-name words) join the
-    tokenizer's vocabulary."""
+    (``AutoModelForSeq2SeqLM`` / ``AutoTokenizer`` loadable); ``words`` (the world's class-name words,
+    :data:`synrec.demo_data.WORLD_WORDS`) join the tokenizer's vocabulary."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     names = sorted(set(_world_names()))
