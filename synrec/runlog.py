@@ -92,6 +92,11 @@ def rule_log(log_files, name: str):
             out_of_space(found[1], os.strerror(found[0]))
         with_traceback()
         raise
+    except KeyboardInterrupt:  # Ctrl-C: Snakemake passes it to every job; one line each, no traceback
+        print("interrupted", flush=True)
+        if fh:
+            print(f"synrec: {name} interrupted", file=real_stderr, flush=True)
+        raise SystemExit(130) from None
     except BaseException:
         with_traceback()
         raise

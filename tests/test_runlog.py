@@ -70,3 +70,24 @@ def test_cpu_isa_pins_every_library_where_unset_and_a_job_computes_with_those_ke
                          env={**os.environ, **pin("avx2", {})})
     assert out.returncode == 0, out.stderr
     assert log.read_text().splitlines()[0] == "[synrec] job started (CPU kernels: AVX2)"
+
+
+@pytest.mark.parametrize("where", ["in the job", "in the imports"])
+def test_ctrl_c_is_one_line_per_job_not_a_traceback(tmp_path, where):
+    """Issue 32: SIGINT printed about 230 lines, KeyboardInterrupt tracebacks among them; a job now says one line,
+    whether the interrupt comes inside rule_log's block or before it (scripts import _synrec_path first)."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    body = ("import os, signal, sys\nimport _synrec_path\n"
+            + ("from synrec.runlog import rule_log\nwith rule_log([sys.argv[1]], 'features demo'):\n    "
+               if where == "in the job" else "")
+            + "os.kill(os.getpid(), signal.SIGINT)\n")
+    out = subprocess.run([sys.executable, "-c", body, str(tmp_path / "job.log")], capture_output=True, text=True,
+                         cwd=scripts)
+    assert out.returncode in (130, -signal.SIGINT), (out.returncode, out.stderr)
+    line = "synrec: features demo interrupted" if where == "in the job" else "synrec: job interrupted"
+    assert out.stderr.strip() == line, out.stderr
