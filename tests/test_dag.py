@@ -8,6 +8,8 @@ import sys
 import pytest
 from conftest import REPO, copy_workflow, snakemake
 
+pytestmark = pytest.mark.slow  # about three minutes in all: CI runs them, `-m "not slow"` does not
+
 
 @pytest.mark.parametrize("dataset", ["demo_shapes", "demo_cifar"])
 def test_restricting_datasets_builds_a_dag_for_that_dataset_alone(tmp_path, dataset):
