@@ -1,0 +1,176 @@
+"""The scripts' wiring: each script run through a stand-in ``snakemake`` object, the library calls it makes
+replaced by recorders, asserting what it hands the library (which rows of which store, in which order; which split;
+which keep-list; which BN flag; which real shot each guided image starts from). Seconds, no model: a wrong label
+order, a swapped flag or a wrong split in a script fails here, not only in the minutes-long workflow tests."""
+
+import json
+import runpy
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+CLASSNAMES = ["zebra", "apple", "mango"]  # label order is not name order: apple (1), mango (2), zebra (0)
+
+
+class Files(dict):
+    """What Snakemake hands a script as ``input``/``output``/``params``: names as attributes, ``keys()``, ``get``."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __iter__(self):
+        return iter(self.values())
+
+    def __getitem__(self, key):
+        return list(self.values())[key] if isinstance(key, int) else super().__getitem__(key)
+
+
+def run_script(name, monkeypatch, tmp_path, *, input, params, wildcards, output=None):
+    sm = SimpleNamespace(input=Files(input), output=Files(output or {"out": str(tmp_path / "out.json")}),
+                         params=Files(params), wildcards=SimpleNamespace(**wildcards), threads=1,
+                         log=[str(tmp_path / "job.log")], config={"models": {"clip": {}, "text_to_image": {}, "word_to_sentence": {}}, "seed": 0,
+                                                 "generation": {}, "features": {"batch_size": 8, "num_workers": 0}})
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # _synrec_path sets its own: restored after the test
+    runpy.run_path(str(SCRIPTS / name), init_globals={"snakemake": sm}, run_name="__main__")
+    return sm
+
+
+def _head(tmp_path):
+    path = tmp_path / "head.pt"
+    torch.save({"class_emb": torch.eye(3), "logit_scale": 100.0, "classnames": CLASSNAMES}, path)
+    return str(path)
+
+
+def test_few_shot_train_hands_the_method_the_shots_the_val_images_and_the_kept_synthetic_rows_in_name_order(
+        monkeypatch, tmp_path):
+    import synrec.few_shot_methods as methods
+    import synrec.manifest as manifest
+
+    rng = np.random.default_rng(0)
+    stores = {name: (rng.normal(size=(n, 4)).astype(np.float32), rng.integers(0, 3, n)) for name, n in
+              (("train.h5", 12), ("val.h5", 9), ("test.h5", 6), ("syn.h5", 10))}
+    monkeypatch.setattr(manifest, "read_checked", lambda path, *a, **k: (*stores[Path(path).name], {}))
+    monkeypatch.setattr(manifest, "check_head", lambda head, *a: head)
+    split = {"train": [7, 2, 5], "val": [8, 0, 4]}
+    monkeypatch.setattr(manifest, "check_shots", lambda s, *a: s)
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    keep, rf = np.array([0, 3, 4, 6, 9]), np.array([1, 3, 8])
+    for name, rows in (("cf.h5", keep), ("rf.h5", rf)):
+        with h5py.File(tmp_path / name, "w") as f:
+            f["keep"] = rows
+    seen = {}
+
+    def fake_run_method(method, data, few_shot, sce, seed, device):
+        seen.update(method=method, data=data)
+        return {"metrics": {"acc1": 50.0}, "details": {}}
+
+    monkeypatch.setattr(methods, "run_method", fake_run_method)
+    inputs = {name.split(".")[0]: str(tmp_path / name) for name in stores} | {
+        "split": str(tmp_path / "split.json"), "head": _head(tmp_path), "model_manifest": "m", "train_manifest": "t",
+        "test_manifest": "u", "val_manifest": "v", "images": "images.h5"}
+    for keep_files, rows in (({"keep": str(tmp_path / "cf.h5")}, keep),
+                             ({"keep": str(tmp_path / "cf.h5"), "rf": str(tmp_path / "rf.h5")}, rf)):
+        files = inputs | keep_files
+        monkeypatch.setattr("synrec.stores.safety_counts", lambda p: {})
+        run_script("few_shot_train.py", monkeypatch, tmp_path, input=files,
+                   params={"few_shot": {}, "sce": {}, "seed": 0, "device": "cpu"},
+                   wildcards={"dataset": "d", "backbone": "RN50", "shots": "1", "fseed": "1", "method": "mix-RF"})
+        d = seen["data"]
+        assert seen["method"] == "mix-RF"
+        np.testing.assert_array_equal(d["shot_x"], stores["train.h5"][0][split["train"]])  # the shots, in order
+        np.testing.assert_array_equal(d["shot_y"], stores["train.h5"][1][split["train"]])
+        np.testing.assert_array_equal(d["val_x"], stores["val.h5"][0][split["val"]])  # from the val store
+        np.testing.assert_array_equal(d["test_y"], stores["test.h5"][1])
+        sx, sy = stores["syn.h5"][0][rows], stores["syn.h5"][1][rows]  # RF's keep-list over CF's where both exist
+        order = np.argsort([CLASSNAMES[y] for y in sy], kind="stable")  # class-name order, stable within a class
+        np.testing.assert_array_equal(d["syn_x"], sx[order])
+        np.testing.assert_array_equal(d["syn_y"], sy[order])
+
+
+@pytest.mark.parametrize("bn", ["bn-frozen", "bn-train"])
+def test_frozen_bn_hands_the_tuning_its_bn_flag_the_shots_of_the_train_split_and_tests_on_the_test_split(
+        monkeypatch, tmp_path, bn):
+    import synrec.datasets as datasets
+    import synrec.frozen_bn as frozen_bn
+    import synrec.image_ct as image_ct
+    import synrec.manifest as manifest
+    import synrec.models as models
+
+    monkeypatch.setattr(models, "load_clip", lambda spec, device: (SimpleNamespace(visual=None), None, None))
+    monkeypatch.setattr(frozen_bn, "require_bn", lambda visual: None)
+    monkeypatch.setattr(frozen_bn, "bn_layers", lambda visual: [])
+    monkeypatch.setattr(manifest, "check_head", lambda head, *a: head)
+    monkeypatch.setattr(manifest, "check_shots", lambda s, *a: s)
+    loaded = []
+    monkeypatch.setattr(datasets, "load_split", lambda cfg, root, split: loaded.append(split) or SimpleNamespace(
+        split=split, fingerprint=lambda: "fp"))
+    seen = {}
+
+    def fake_train(model, preprocess, source, indices, class_emb, tuning, loss, sce, freeze_bn, **kw):
+        seen.update(source=source.split, indices=list(indices), freeze_bn=freeze_bn, loss=loss)
+        return torch.eye(3), []
+
+    monkeypatch.setattr(image_ct, "train_image_ct", fake_train)
+    monkeypatch.setattr(image_ct, "evaluate_images", lambda model, pre, test, *a: seen.update(test=test.split) or {
+        "acc1": 50.0})
+    (tmp_path / "split.json").write_text(json.dumps({"train": [6, 1, 3], "val": [0]}))
+    run_script("frozen_bn.py", monkeypatch, tmp_path,
+               input={"head": _head(tmp_path), "model": "m", "split": str(tmp_path / "split.json"),
+                      "train_manifest": "t"},
+               params={"dataset": {"classnames": CLASSNAMES, "test_split": "test"}, "data_root": str(tmp_path),
+                       "train_split": "train", "tuning": {"loss": "CE", "epochs": 1}, "sce": {}, "seed": 0,
+                       "device": "cpu", "model": {}, "synthetic": "LE+CF"},
+               wildcards={"dataset": "d", "backbone": "RN50", "shots": "4", "fseed": "1", "tdata": "real", "bn": bn})
+    assert seen == {"source": "train", "indices": [6, 1, 3], "freeze_bn": bn == "bn-frozen", "loss": "CE",
+                    "test": "test"}
+    assert json.loads((tmp_path / "out.json").read_text())["variant"] == f"real-{bn}"
+
+
+def test_real_guidance_starts_each_image_from_a_shot_of_its_own_class(monkeypatch, tmp_path):
+    import synrec.datasets as datasets
+    import synrec.generation as generation
+    import synrec.manifest as manifest
+    import synrec.models as models
+    import synrec.real_guidance as rg
+
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    train = SimpleNamespace(labels=labels, fingerprint=lambda: "fp", image=lambda i: ("image", int(i)))
+    monkeypatch.setattr(datasets, "load_split", lambda *a: train)
+    monkeypatch.setattr(manifest, "check_shots", lambda s, *a: s)
+    split = {"train": [3, 4, 8, 9, 1]}  # class 0: 3, 9; class 1: 4, 1; class 2: 8
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    (tmp_path / "prompts.json").write_text(json.dumps({"prompts": [[f"a photo of {c}"] for c in CLASSNAMES]}))
+    scheduler = SimpleNamespace(alphas_cumprod=torch.linspace(0.99, 0.01, 1000))
+    monkeypatch.setattr(models, "load_text_to_image", lambda *a, **k: SimpleNamespace(scheduler=scheduler))
+    monkeypatch.setattr(generation, "apply_speed_settings", lambda pipe, gen: pipe)
+    monkeypatch.setattr(rg, "start_timestep", lambda *a: 500)
+    monkeypatch.setattr(rg, "GuidedPipeline", lambda pipe, strength: pipe)
+    monkeypatch.setattr(rg, "fit_reference", lambda image, w, h: image)
+    seen = {}
+    monkeypatch.setattr(generation, "generate_shard", lambda pipe, plan, out, gen, attrs, reference: seen.update(
+        starts=[(item, reference(item)) for item in plan]))
+    run_script("real_guidance.py", monkeypatch, tmp_path,
+               input={"prompts": str(tmp_path / "prompts.json"), "split": str(tmp_path / "split.json"),
+                      "train_manifest": "t"},
+               params={"dataset": {"name": "d", "classnames": CLASSNAMES}, "data_root": str(tmp_path),
+                       "train_split": "train", "seed": 0, "device": "cpu", "model": {"model": "m"},
+                       "real_guidance": {"images_per_class": 4, "classes_per_job": 3, "strength": 0.5,
+                                         "refer_iters": None},
+                       "generation": {"num_inference_steps": 10, "width": 8, "height": 8}},
+               wildcards={"dataset": "d", "shots": "2", "fseed": "1", "chunk": "0"},
+               output={"shard": str(tmp_path / "shard.h5")})
+    shots = {0: {3, 9}, 1: {4, 1}, 2: {8}}
+    assert len(seen["starts"]) == 3 * 4
+    for item, (_, index) in seen["starts"]:
+        assert index in shots[int(labels[index])] and index in shots[item[0]], (item, index)  # its own class's shot
+    assert {index for _, (_, index) in seen["starts"]} == {3, 9, 4, 1, 8}  # every shot is used
