@@ -35,10 +35,11 @@ class Files(dict):
 
 
 def run_script(name, monkeypatch, tmp_path, *, input, params, wildcards, output=None):
+    config = {"models": {"clip": {}, "text_to_image": {}, "word_to_sentence": {}}, "seed": 0, "generation": {},
+              "features": {"batch_size": 8, "num_workers": 0}}
     sm = SimpleNamespace(input=Files(input), output=Files(output or {"out": str(tmp_path / "out.json")}),
                          params=Files(params), wildcards=SimpleNamespace(**wildcards), threads=1,
-                         log=[str(tmp_path / "job.log")], config={"models": {"clip": {}, "text_to_image": {}, "word_to_sentence": {}}, "seed": 0,
-                                                 "generation": {}, "features": {"batch_size": 8, "num_workers": 0}})
+                         log=[str(tmp_path / "job.log")], config=config)
     monkeypatch.syspath_prepend(str(SCRIPTS))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # _synrec_path sets its own: restored after the test
     runpy.run_path(str(SCRIPTS / name), init_globals={"snakemake": sm}, run_name="__main__")
