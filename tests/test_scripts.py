@@ -175,3 +175,44 @@ def test_real_guidance_starts_each_image_from_a_shot_of_its_own_class(monkeypatc
     for item, (_, index) in seen["starts"]:
         assert index in shots[int(labels[index])] and index in shots[item[0]], (item, index)  # its own class's shot
     assert {index for _, (_, index) in seen["starts"]} == {3, 9, 4, 1, 8}  # every shot is used
+
+
+@pytest.mark.parametrize("loss", ["CE", "SCE"])
+def test_classifier_tuning_trains_on_the_kept_rows_in_name_order_with_its_loss_and_tests_on_the_test_store(
+        monkeypatch, tmp_path, loss):
+    import synrec.classifier_tuning as ct
+    import synrec.manifest as manifest
+    import synrec.results as results
+
+    rng = np.random.default_rng(1)
+    stores = {"syn.h5": (rng.normal(size=(9, 4)).astype(np.float32), np.array([0, 0, 0, 1, 1, 1, 2, 2, 2]),
+                         {"images": "fp-syn"}),
+              "test.h5": (rng.normal(size=(5, 4)).astype(np.float32), np.array([2, 1, 0, 1, 2]), {})}
+    monkeypatch.setattr(manifest, "read_checked", lambda path, *a, **k: stores[Path(path).name])
+    monkeypatch.setattr(manifest, "check_head", lambda head, *a: head | {"model": "m"})
+    monkeypatch.setattr(results, "check_same_model", lambda *a: None)
+    monkeypatch.setattr("synrec.stores.safety_counts", lambda p: {})
+    keep = np.array([8, 0, 4, 5, 2])
+    with h5py.File(tmp_path / "cf.h5", "w") as f:
+        f["keep"] = keep
+        f.attrs["images"] = "fp-syn"
+    seen = {}
+
+    def fake_train(x, y, class_emb, cfg, loss_name, sce, seed, device, logit_scale):
+        seen.update(x=x, y=y, loss=loss_name)
+        return torch.eye(3), []
+
+    monkeypatch.setattr(ct, "train_ct", fake_train)
+    monkeypatch.setattr(ct, "evaluate", lambda head, xt, yt: seen.update(test_y=yt) or {"acc1": 50.0, "n": len(yt)})
+    run_script("classifier_tuning.py", monkeypatch, tmp_path,
+               input={"train": "syn.h5", "test": "test.h5", "head": _head(tmp_path), "model_manifest": "m",
+                      "test_manifest": "t", "images": "images.h5", "keep": str(tmp_path / "cf.h5")},
+               params={"ct": {}, "sce": {}, "seed": 0, "device": "cpu"},
+               wildcards={"dataset": "d", "backbone": "RN50", "data": "LE+CF", "loss": loss})
+    x, y = stores["syn.h5"][0][keep], stores["syn.h5"][1][keep]
+    order = np.argsort([CLASSNAMES[v] for v in y], kind="stable")
+    np.testing.assert_array_equal(seen["x"], x[order])
+    np.testing.assert_array_equal(seen["y"], y[order])
+    assert seen["loss"] == loss
+    np.testing.assert_array_equal(seen["test_y"], stores["test.h5"][1])
+    assert json.loads((tmp_path / "out.json").read_text())["variant"] == f"LE+CF-{loss}"
