@@ -120,6 +120,10 @@ def _another_model_and_back_reruns_nothing(project):
         out = snakemake(project, overrides=["bad.yaml"], check=False)
         assert out.returncode != 0 and "nothing was submitted" in out.stderr and line in out.stderr, out.stderr[-2000:]
         assert [p.stat().st_mtime_ns for p in made] == made_dates
+    # a count written 16.0 once reached generation and left rerun triggers: now refused before anything runs
+    (project / "bad.yaml").write_text("generation: {images_per_class: 16.0}\n")
+    out = snakemake(project, overrides=["bad.yaml"], check=False)
+    assert out.returncode != 0 and "key 'generation.images_per_class': 16.0 is not of type 'integer'" in out.stderr
     assert {p: p.stat().st_mtime_ns for p in manifests.rglob("*.json")} == dates
     out = snakemake(project, "-n")
     assert "Nothing to be done" in out.stdout + out.stderr
