@@ -171,9 +171,9 @@ def create(path: str | Path, manifest: dict, mtime_ns: int) -> None:
     os.utime(path, ns=(mtime_ns, mtime_ns))
 
 
-def refresh(path: str | Path, compute, dry_run: bool = False) -> bool:
-    """Recompute an existing manifest (``compute(previous)``) and write it if it changed (``dry_run``: write
-    nothing); a missing one is left to its rule. Returns whether the identity changed."""
+def refresh(path: str | Path, compute) -> bool:
+    """Recompute an existing manifest (``compute(previous)``) and write it if it changed; a missing one is left to
+    its rule. Returns whether the identity changed."""
     path = Path(path)
     if not path.is_file():
         return False
@@ -184,12 +184,9 @@ def refresh(path: str | Path, compute, dry_run: bool = False) -> bool:
     was = previous.get("was") if previous else None  # content unavailable at an earlier run (invalidate)
     now = compute(previous if was is None else was)
     if was is not None and now.get("identity") == was.get("identity"):  # back as it was: so is the manifest's date
-        if not dry_run:
-            write_json(path, now)
-            os.utime(path, ns=(previous["was_mtime_ns"], previous["was_mtime_ns"]))
+        write_json(path, now)
+        os.utime(path, ns=(previous["was_mtime_ns"], previous["was_mtime_ns"]))
         return False
-    if dry_run:
-        return previous is None or previous.get("identity") != now.get("identity")
     return write(path, now)
 
 

@@ -57,19 +57,16 @@ def write_manifest(out, log, compute) -> None:
     Path(log).write_text(f"{out}: {json.dumps(m['identity'])}\n")
 
 
-def _refresh(path: Path, compute, problems: dict, create: bool = False, dry_run: bool = False) -> None:
+def _refresh(path: Path, compute, problems: dict, create: bool = False) -> None:
     try:
         if create:
             compute(None)
-        elif manifest.refresh(path, compute, dry_run):
-            rerun = ("a real run rewrites it and reruns the jobs that read it; this dry run changed nothing" if dry_run
-                     else "the jobs that read it rerun")
-            print(f"synrec: content changed: {path} ({rerun})", file=sys.stderr)
+        elif manifest.refresh(path, compute):
+            print(f"synrec: content changed: {path} (the jobs that read it rerun)", file=sys.stderr)
     except (SynrecError, OSError) as exc:
         problems[str(path)] = str(exc)
         if not create and path.is_file():
-            if not dry_run:
-                manifest.invalidate(path, str(exc))
+            manifest.invalidate(path, str(exc))
             print(f"synrec: content unavailable: {path}: {exc} (what was made from it is out of date until it is back "
                   "as it was; a run that reads it stops)", file=sys.stderr)
 
@@ -110,7 +107,9 @@ def refresh_all(manifests: str | Path, roles: dict, datasets: dict, sources: dic
                 split_of, dataset_config, dry_run: bool = False) -> dict:
     """Adopt and refresh the manifests under ``manifests`` (:func:`model_manifest_path` of the configured models,
     ``data/<dataset>/<source>.json``); the manifests of models the config does not name now are left as they are.
-    ``dry_run``: check and compare the same way, but write nothing (``snakemake -n`` changes no file).
+    ``dry_run`` (``snakemake -n``): create no manifest (a model or split met for the first time, say one a trial
+    config names, leaves no file behind), but record content that really changed, as a real run would at the same
+    point, so that the dry run's plan lists the jobs a real run will rerun.
 
     ``roles``: ``{role: spec}`` (:func:`model_roles`); ``datasets``: the configured ``{name: cfg}``; ``sources``:
     ``{name: [real source, ...]}`` the studies read; ``split_of(name, source)``: the split a source reads;
@@ -132,7 +131,7 @@ def refresh_all(manifests: str | Path, roles: dict, datasets: dict, sources: dic
             _refresh(path, lambda prev, r=role, s=spec, p=path, at=local: create(
                 p, checked(r, s), lambda: manifest.model_mtime_ns(at)), problems, create=True)
         else:
-            _refresh(path, lambda prev, r=role, s=spec: checked(r, s, prev), problems, dry_run=dry_run)
+            _refresh(path, lambda prev, r=role, s=spec: checked(r, s, prev), problems)
     for name, cfg in datasets.items():
         if not dataset_folder(cfg, data_root).is_dir():
             continue
@@ -145,7 +144,7 @@ def refresh_all(manifests: str | Path, roles: dict, datasets: dict, sources: dic
     for path in sorted(manifests.glob("data/*/*.json")):
         name, source = path.parent.name, path.stem
         _refresh(path, lambda prev, d=name, s=source: manifest.data_manifest(
-            dataset_config(d), data_root, split_of(d, s), prev), problems, dry_run=dry_run)
+            dataset_config(d), data_root, split_of(d, s), prev), problems)
     if dry_run:  # no stop before submission in a dry run: say what would stop a real one
         for path, line in problems.items():
             print(f"synrec: a real run would stop on {path}: {line}", file=sys.stderr)

@@ -74,21 +74,23 @@ def test_two_models_for_one_role_never_share_a_manifest_so_switching_back_reruns
     assert first.stat().st_mtime_ns == dated  # back to the first model: its manifest is as it was
 
 
-def test_a_dry_run_writes_nothing_but_checks_and_reports_the_same(tmp_path, capsys):
+def test_a_dry_run_creates_no_manifest_but_records_changed_content_so_its_plan_is_the_real_one(tmp_path, capsys):
     cfg, roles = _world(tmp_path)
     assert _refresh(tmp_path, cfg, roles, dry_run=True) == {}
-    assert not (tmp_path / "manifests").exists()  # nothing adopted in a dry run
+    assert not (tmp_path / "manifests").exists()  # nothing adopted in a dry run: a trial config leaves no file
     _refresh(tmp_path, cfg, roles)
     before = _dates(tmp_path / "manifests")
-    (tmp_path / "model/weights.bin").write_bytes(b"v" * 64)  # other weights: a real run would rewrite the manifest
+    model_m = model_manifest_path(tmp_path / "manifests", "text_to_image", roles["text_to_image"])
+    assert _refresh(tmp_path, cfg, roles, dry_run=True) == {} and _dates(tmp_path / "manifests") == before
+    (tmp_path / "model/weights.bin").write_bytes(b"v" * 64)  # other weights: the plan must show what reruns
     capsys.readouterr()
     assert _refresh(tmp_path, cfg, roles, dry_run=True) == {}
-    assert _dates(tmp_path / "manifests") == before
-    assert "this dry run changed nothing" in capsys.readouterr().err
-    cfg_bad = cfg | {"counts": {"test": 13}}  # a failing split is reported in a dry run too
+    assert model_m.stat().st_mtime_ns > before[model_m] and "content changed" in capsys.readouterr().err
+    cfg_bad = cfg | {"counts": {"test": 13}}  # a failing split: said in a dry run too, where no stop comes
     (tmp_path / "manifests/data/t_coop_split/test.json").unlink()
     problems = _refresh(tmp_path, cfg_bad, roles, dry_run=True)
     assert list(problems) == [str(tmp_path / "manifests/data/t_coop_split/test.json")]
+    assert "a real run would stop on" in capsys.readouterr().err
 
 
 def test_dry_run_is_read_from_a_snakemake_command_line_only():
@@ -122,7 +124,6 @@ def test_content_gone_after_its_manifest_was_made_invalidates_it_until_it_is_bac
     image = next(p for p in sorted((tmp_path / "ds").rglob("*")) if p.suffix in manifest.IMAGE_SUFFIXES)
     shutil.copy2(image, tmp_path / "kept")
     image.unlink()
-    assert _refresh(tmp_path, cfg, roles, dry_run=True) and path.read_text() == before  # a dry run: reported only
     problems = _refresh(tmp_path, cfg, roles)
     assert list(problems) == [str(path)] and "content unavailable" in capsys.readouterr().err
     assert "unavailable" in manifest.identity(path) and path.stat().st_mtime_ns > dated
