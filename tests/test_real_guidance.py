@@ -104,6 +104,7 @@ def trained_vae_i2i(demo_models):
     return load_text_to_image({"model": str(demo_models / "stable-diffusion")}, img2img=True)
 
 
+@pytest.mark.slow  # the demo models' build, shared with the workflow tests, when it is not made yet
 def test_strength_zero_returns_the_reference_images(trained_vae_i2i):
     images = refs()
     out = run(trained_vae_i2i, 0.0, images)
