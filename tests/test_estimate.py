@@ -70,6 +70,37 @@ def test_features_training_and_cpu_jobs(est):
         est.cfg["table4"]["model"] = "resnet50"
 
 
+def test_every_other_gpu_rule_against_numbers_worked_out_by_hand(est):
+    """The paper config's numbers, written out (issue 33): EuroSAT has 10 classes; T above gives 0.5 s per image at
+    50 steps, 20 s of start-up, RN50 at 1,000 img/s; the assumptions are ASSUMED's (a training step 3 forward
+    passes, 29 GFLOP per CoOp prompt, 35 detection img/s)."""
+    cases = [
+        # one class x 2,000 pre-training images per job
+        (job("generate_pretrain", classlist="in1k", block="00000"), 2000 * 0.5 + 20),
+        # Table 3: 10 classes x 800 CF-kept images x 30 CT epochs x 3 / 1,000 img/s
+        (job("partial_tuning", dataset="eurosat", backbone="RN50", tuned="layer4"), 720 + 20),
+        # Table 6: 10 classes x 16 shots x 200 epochs x 3 / 1,000; the synthetic side as Table 3's
+        (job("frozen_bn", dataset="eurosat", backbone="RN50", shots=16, fseed=1, tdata="real", bn="bn-frozen"),
+         96 + 20),
+        (job("frozen_bn", dataset="eurosat", backbone="RN50", shots=16, fseed=1, tdata="syn", bn="bn-train"),
+         720 + 20),
+        # CoOp: 200 epochs x ceil(160 / 32) = 1,000 steps x 10 prompts x 29 GFLOP / 100 TFLOP/s = 2.9 s
+        (job("coop", dataset="eurosat", backbone="RN50", shots=16, fseed=1), 2.9 + 20),
+        # ImageNet's own 50 epochs: 50 x ceil(1,000 / 32) = 1,600 steps x 1,000 prompts x 0.00029 s = 464 s
+        (job("coop", dataset="imagenet", backbone="RN50", shots=1, fseed=1), 464 + 20),
+        # CIFAR-100 transfer: 50,000 images x 100 epochs at 1,000 (ResNet-50) or 2,000 (DeiT-S) img/s
+        (job("transfer_cifar", ptmodel="resnet50", ptmethod="supervised", space="C100", amount="1.2M", init="random"),
+         5000 + 20),
+        (job("transfer_cifar", ptmodel="deit_small_patch16_224", ptmethod="supervised", space="IN-1K", amount="1.2M",
+             init="random"), 2500 + 20),
+        # VOC: 16,551 trainval images x 23 epochs / 35 img/s
+        (job("transfer_voc", ptmodel="resnet50", ptmethod="mocov2", space="IN-1K", amount="1.2M", init="random"),
+         16551 * 23 / 35 + 20),
+    ]
+    for j, expected in cases:
+        assert est.seconds(j) == pytest.approx(expected), j
+
+
 def test_parse_jobs_reads_rules_wildcards_and_gpus():
     text = """
 rule generate:
