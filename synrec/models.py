@@ -82,13 +82,35 @@ def _check_clip(spec: dict) -> None:
                           f"open_clip.list_pretrained_tags_by_model('{name.replace('/', '-')}'))")
 
 
+def _check_clip_weights(spec: dict) -> None:
+    """An open_clip pretrained tag whose weights come from the Hub (``hf_hub`` in open_clip's table) must be in the
+    Hugging Face cache: a compute node cannot fetch them, and a job that tries fails after minutes of retries."""
+    from huggingface_hub import try_to_load_from_cache
+    from open_clip.pretrained import HF_WEIGHTS_NAME, _get_safe_alternatives, get_pretrained_cfg
+
+    name, pretrained = spec["model"], spec.get("pretrained")
+    if name.startswith(LOCAL_DIR) or not pretrained or Path(pretrained).exists():
+        return
+    hub = get_pretrained_cfg(name.replace("/", "-"), pretrained).get("hf_hub")
+    if not hub:
+        return
+    repo_id, filename = os.path.split(hub)  # 'org/name/' (open_clip's default file name) or 'org/name/file'
+    filename = filename or HF_WEIGHTS_NAME
+    names = [*_get_safe_alternatives(filename), filename]  # what open_clip itself tries, safetensors first
+    if not any(isinstance(try_to_load_from_cache(repo_id, f), str) for f in names):
+        raise SynrecError(f"CLIP model '{name}' (pretrained '{pretrained}'): its weights ({repo_id}) are not in the "
+                          f"Hugging Face cache ({_hub_hint()}): fetch them where there is network (`hf download "
+                          f"{repo_id}`)")
+
+
 #: the file a hub repository of each kind has at its root: what the cache is asked for
 HUB_MARKER = {"text_to_image": "model_index.json", "word_to_sentence": "config.json"}
 
 
 def _check_hub(what: str, repo_id: str, marker: str) -> None:
-    """A hub id is in the Hugging Face cache; offline, one that is not is an error; online, one the Hub does not
-    know is (a network failure leaves it to the job's download)."""
+    """A hub id must be in the Hugging Face cache before the run: compute nodes often have no network, and a job
+    that downloads fails after minutes of retries, or fetches gigabytes once per job. Online, an id the Hub does not
+    know is said so."""
     from huggingface_hub import repo_exists, try_to_load_from_cache
 
     if isinstance(try_to_load_from_cache(repo_id, marker), str):
@@ -99,11 +121,13 @@ def _check_hub(what: str, repo_id: str, marker: str) -> None:
                           f"is network (`hf download {repo_id}`), or name a local folder")
     try:
         known = repo_exists(repo_id)
-    except Exception:  # no network here: the job's download will say
-        return
+    except Exception:  # no network here either
+        known = True
     if not known:
         raise SynrecError(f"{what} '{repo_id}' is not a model on the Hugging Face Hub (nor in the cache: "
                           f"{_hub_hint()})")
+    raise SynrecError(f"{what} '{repo_id}' is not in the Hugging Face cache ({_hub_hint()}): fetch it before the run "
+                      f"(`hf download {repo_id}`), so that no job downloads it on a compute node")
 
 
 def check_model(role: str, spec: dict) -> None:
@@ -114,6 +138,7 @@ def check_model(role: str, spec: dict) -> None:
     local = local_model_path(spec)
     if role.startswith("clip-"):
         _check_clip(spec)
+        _check_clip_weights(spec)
     elif local is not None:
         if not Path(local).exists():
             raise SynrecError(f"{role} model folder {local} does not exist (model '{spec['model']}' in the workflow "

@@ -54,33 +54,42 @@ def test_unknown_and_missing_models_are_one_line_errors(tmp_path, monkeypatch):
         load_word_to_sentence({"model": "mrm8488/t5-base-finetuned-common_gen"})
 
 
-def test_every_model_name_is_checked_before_any_job_against_its_library_and_the_cache(tmp_path, monkeypatch):
-    """Issue 32: a wrong CLIP name or tag, a missing folder, a hub id not in the (offline) cache: one line each, from
-    check_model, which the run's refresh calls before Snakemake removes any output; what is there passes."""
+def _cached(hub, repo_id, filename):
+    """A file in the Hugging Face cache, in the layout huggingface_hub writes (refs/main names the snapshot)."""
+    repo = hub / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True, exist_ok=True)
+    (repo / "snapshots" / "abc123" / filename).write_text("{}")
+
+
+def test_every_model_is_checked_before_any_job_against_its_library_and_the_cache(tmp_path, monkeypatch):
+    """Issues 32 and 30: a wrong CLIP name or tag, a missing folder, a hub model or CLIP weights not in the cache:
+    one line each, from check_model, which the run's refresh calls before any job is submitted (a compute node
+    cannot fetch, and Snakemake would first remove the job's outputs); what is there passes."""
+    import huggingface_hub.constants as hc
+
     from synrec.models import check_model
 
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hub"))
     for spec, message in (({"model": "RN5000"}, "CLIP model 'RN5000' is not an open_clip model name"),
                           ({"model": "RN50", "pretrained": "opneai"}, "unknown pretrained tag or file 'opneai'")):
         with pytest.raises(SynrecError, match=message):
             check_model("clip-RN50", spec)
-    check_model("clip-RN50", {"model": "RN50", "pretrained": "openai"})  # a real name and tag: the job fetches them
+    with pytest.raises(SynrecError) as e:  # a real name and tag, the weights not fetched yet
+        check_model("clip-RN50", {"model": "RN50", "pretrained": "openai"})
+    assert "its weights (timm/resnet50_clip.openai) are not in the Hugging Face cache" in str(e.value)
+    assert "`hf download timm/resnet50_clip.openai`" in str(e.value) and "\n" not in str(e.value)
+    _cached(tmp_path / "hub", "timm/resnet50_clip.openai", "open_clip_model.safetensors")
+    check_model("clip-RN50", {"model": "RN50", "pretrained": "openai"})
     with pytest.raises(SynrecError, match=r"text_to_image model folder \./nothing does not exist"):
         check_model("text_to_image", {"model": "./nothing"})
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    import huggingface_hub.constants as hc
-
-    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hub"))
     with pytest.raises(SynrecError) as e:
         check_model("text_to_image", {"model": "nosuch-org/nosuch-model"})
     assert "text-to-image model 'nosuch-org/nosuch-model' is not in the Hugging Face cache" in str(e.value)
     assert "hf download nosuch-org/nosuch-model" in str(e.value) and "\n" not in str(e.value)
-    # the same id once in the cache (the layout huggingface_hub writes: refs/main names the snapshot)
-    repo = tmp_path / "hub" / "models--nosuch-org--nosuch-model"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text("abc123")
-    (repo / "snapshots" / "abc123").mkdir(parents=True)
-    (repo / "snapshots" / "abc123" / "model_index.json").write_text("{}")
+    _cached(tmp_path / "hub", "nosuch-org/nosuch-model", "model_index.json")
     check_model("text_to_image", {"model": "nosuch-org/nosuch-model"})
     with pytest.raises(SynrecError, match="word-to-sentence model 'nosuch-org/nosuch-model' is not in"):
         check_model("word_to_sentence", {"model": "nosuch-org/nosuch-model"})  # a T5 repo has config.json
