@@ -82,7 +82,9 @@ def test_ctrl_c_is_one_line_per_job_not_a_traceback(tmp_path, where):
     from pathlib import Path
 
     scripts = Path(__file__).resolve().parent.parent / "scripts"
-    body = ("import os, signal, sys\nimport _synrec_path\n"
+    # SIGINT's default handler first: a process started in the background (nohup ... &, some CI runners) inherits
+    # SIGINT ignored, and then no KeyboardInterrupt comes at all
+    body = ("import os, signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\nimport _synrec_path\n"
             + ("from synrec.runlog import rule_log\nwith rule_log([sys.argv[1]], 'features demo'):\n    "
                if where == "in the job" else "")
             + "os.kill(os.getpid(), signal.SIGINT)\n")
