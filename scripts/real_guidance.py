@@ -2,7 +2,6 @@
 import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -10,14 +9,7 @@ from synrec.datasets import load_split
 from synrec.generation import apply_speed_settings, chunk_classes, generate_shard, plan_guided_images
 from synrec.manifest import check_shots
 from synrec.models import load_text_to_image, pick_device
-from synrec.real_guidance import (
-    GuidedPipeline,
-    fit_reference,
-    noise_std,
-    paper_sqrt_alpha_bar,
-    rg_strength,
-    start_timestep,
-)
+from synrec.real_guidance import GuidedPipeline, fit_reference, rg_settings
 from synrec.runlog import rule_log, throughput_settings
 
 sm = snakemake  # noqa: F821
@@ -39,15 +31,13 @@ with rule_log(sm.log, f"real_guidance {w.dataset} {w.shots}-shot seed {w.fseed} 
     pipe = load_text_to_image(sm.params.model, pick_device(sm.params.device), img2img=True,
                               safety_checker=gen.get("safety_checker", "off") != "off")
     pipe = apply_speed_settings(pipe, gen)
-    steps, acp = gen["num_inference_steps"], pipe.scheduler.alphas_cumprod
-    strength = rg["strength"] if rg["strength"] is not None else rg_strength(int(w.shots), pipe.scheduler, steps,
-                                                                             rg["refer_iters"])
-    t0 = start_timestep(pipe.scheduler, steps, strength)
-    paper_std = math.sqrt(1 - paper_sqrt_alpha_bar(int(w.shots), rg["refer_iters"]) ** 2)
+    steps = gen["num_inference_steps"]
+    rg_at = rg_settings(pipe, int(w.shots), steps, gen["height"], gen["width"], rg["refer_iters"], rg["strength"])
+    strength = rg_at["strength"]
     print(f"classes {labels[0]}..{labels[-1]}: {len(plan)} images, strength {strength:.3f}: img2img starts at "
-          f"timestep {t0} of the {steps}-step grid, noise std {noise_std(acp, t0):.3f} (the paper's {paper_std:.3f})")
+          f"timestep {rg_at['start_timestep']} of the {steps}-step grid, noise std {rg_at['noise_std']:.3f} (the "
+          f"paper's {rg_at['noise_std_paper']:.3f})")
     attrs = {"dataset": ds["name"], "strategy": f"RG-{w.shots}shot-seed{w.fseed}", "model": sm.params.model["model"],
-             "strength": strength, "start_timestep": -1 if t0 is None else t0, "noise_std": noise_std(acp, t0),
-             "noise_std_paper": paper_std}
+             **rg_at}
     generate_shard(GuidedPipeline(pipe, strength), plan, sm.output[0], gen, attrs,
                    reference=lambda item: fit_reference(train.image(item[4]), gen["width"], gen["height"]))

@@ -20,7 +20,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from .errors import SynrecError
 from .prompts import prompt_for_image
+from .real_guidance import is_flow_matching
 from .seeds import derive_seed
 from .stores import ShardWriter
 
@@ -65,6 +67,11 @@ def apply_speed_settings(pipe, gen_cfg: dict):
 
     Returns ``pipe`` (an img2img pipeline too: the sampler is swapped before real guidance reads its grid)."""
     cfg = {**SPEED_DEFAULTS, **{k: gen_cfg[k] for k in SPEED_DEFAULTS if k in gen_cfg}}
+    unet = getattr(pipe, "unet", None)
+    for key, default in (("sampler", "pipeline"), ("attention", "sdpa")):
+        if cfg[key] != default and (unet is None or is_flow_matching(pipe.scheduler)):
+            raise SynrecError(f"generation.{key}: {cfg[key]!r} is for UNet pipelines with a DDPM-style schedule; "
+                              f"{type(pipe).__name__} has a transformer or a flow-matching sampler (use {default!r})")
     if cfg["sampler"] == "dpmsolver++":
         from diffusers import DPMSolverMultistepScheduler
 
@@ -75,13 +82,35 @@ def apply_speed_settings(pipe, gen_cfg: dict):
         for module in (pipe.unet, pipe.vae):
             module.set_attn_processor(AttnProcessor())
     if cfg["channels_last"]:
-        pipe.unet.to(memory_format=torch.channels_last)
+        if unet is not None:  # (a transformer works on tokens: nothing to reorder)
+            unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
     if cfg["vae_decode"] == "per-image":
         pipe.vae.enable_slicing()
     if cfg["compile"]:
-        pipe.unet = torch.compile(pipe.unet)
+        if unet is not None:
+            pipe.unet = torch.compile(unet)
+        else:
+            pipe.transformer = torch.compile(pipe.transformer)
     return pipe
+
+
+def call_arguments(pipe, kwargs: dict) -> dict:
+    """The ``kwargs`` the pipeline's ``__call__`` takes: img2img pipelines of SD 1.x/SDXL take no ``height``/``width``
+    (their size is the reference's); a pipeline with ``**kwargs`` takes everything, as before."""
+    import inspect
+
+    target = getattr(pipe, "pipe", pipe)  # a GuidedPipeline's inner pipeline
+    params = inspect.signature(type(target).__call__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k in params}
+
+
+def denoiser(pipe):
+    """The network a pipeline runs at every step: the UNet (SD 1.x/2.x, SDXL) or the transformer (SD3, FLUX,
+    PixArt)."""
+    return pipe.unet if getattr(pipe, "unet", None) is not None else pipe.transformer
 
 
 def _to_uint8(images: np.ndarray, size: int) -> list[np.ndarray]:
@@ -98,14 +127,20 @@ def _run(pipe, items: list[tuple], seeds: list[int], gen_cfg: dict, reference) -
     """One pipeline call: the items' images (uint8 at the store size) and the safety checker's flags (None where
     the pipeline has no checker)."""
     extra = {"image": [reference(item) for item in items]} if reference is not None else {}
+    kwargs = dict(
+        num_inference_steps=gen_cfg["num_inference_steps"],
+        guidance_scale=gen_cfg["guidance_scale"],
+        height=gen_cfg["height"],
+        width=gen_cfg["width"],
+    )
+    if gen_cfg.get("negative_prompt") is not None:
+        kwargs["negative_prompt"] = [gen_cfg["negative_prompt"]] * len(items)
+    kwargs.update(gen_cfg.get("call_kwargs") or {})
     with torch.inference_mode():
         result = pipe(
             **extra,
             prompt=[item[2] for item in items],
-            num_inference_steps=gen_cfg["num_inference_steps"],
-            guidance_scale=gen_cfg["guidance_scale"],
-            height=gen_cfg["height"],
-            width=gen_cfg["width"],
+            **call_arguments(pipe, kwargs),
             generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
             output_type="np",
         )
@@ -133,6 +168,9 @@ def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attr
     retries = gen_cfg.get("safety_retries", 3) if gen_cfg.get("safety_checker") == "regenerate" else 0
     if gen_cfg.get("safety_checker", "off") != "off":  # (off leaves the settings, and so old shards, as they were)
         settings["generation"].update(safety_checker=gen_cfg["safety_checker"], safety_retries=retries)
+    for key in ("negative_prompt", "call_kwargs"):  # (unset leaves the settings, and so old shards, as they were)
+        if gen_cfg.get(key):
+            settings["generation"][key] = gen_cfg[key]
     png = gen_cfg.get("image_format", "png") == "png"
     settings["generation"].update({k: gen_cfg[k] for k, v in SPEED_DEFAULTS.items()
                                    if gen_cfg.get(k, v) != v and not (png and k == "jpeg_quality")})

@@ -144,7 +144,8 @@ def check_model(role: str, spec: dict) -> None:
             raise SynrecError(f"{role} model folder {local} does not exist (model '{spec['model']}' in the workflow "
                               "config)")
     else:
-        _check_hub(role.replace("_", "-") + " model", spec["model"], HUB_MARKER.get(role, "config.json"))
+        kind = role.partition("@")[0]  # text_to_image@<name>: one of the config's generators
+        _check_hub(role.replace("_", "-") + " model", spec["model"], HUB_MARKER.get(kind, "config.json"))
 
 
 def load_clip(spec: dict, device: torch.device | str = "cpu"):
@@ -164,6 +165,22 @@ def load_clip(spec: dict, device: torch.device | str = "cpu"):
     return model, preprocess, open_clip.get_tokenizer(name)
 
 
+def _check_img2img(model: str) -> None:
+    """Real guidance needs the family's img2img pipeline; diffusers has none for some (PixArt, for one)."""
+    from diffusers import DiffusionPipeline
+    from diffusers.pipelines.auto_pipeline import AUTO_IMAGE2IMAGE_PIPELINES_MAPPING as I2I
+    from diffusers.pipelines.auto_pipeline import AUTO_TEXT2IMAGE_PIPELINES_MAPPING as T2I
+
+    try:
+        name = DiffusionPipeline.load_config(model)["_class_name"]
+    except Exception:
+        return  # not readable: from_pretrained below says why
+    families = [key for key, cls in T2I.items() if cls.__name__ == name]
+    if families and not any(key in I2I for key in families):
+        raise SynrecError(f"text-to-image model '{model}' ({name}) has no img2img pipeline in diffusers, which real "
+                          "guidance (RG) needs: name a generator of another family for the few-shot study")
+
+
 def load_text_to_image(spec: dict, device: torch.device | str = "cpu", img2img: bool = False,
                        safety_checker: bool = False):
     """A diffusers pipeline (``StableDiffusionImg2ImgPipeline``-style when ``img2img``) on ``device``. Without
@@ -172,6 +189,8 @@ def load_text_to_image(spec: dict, device: torch.device | str = "cpu", img2img: 
 
     device = torch.device(device)
     cls = AutoPipelineForImage2Image if img2img else DiffusionPipeline
+    if img2img:
+        _check_img2img(spec["model"])
     try:
         extra = {}
         if not safety_checker and "safety_checker" in DiffusionPipeline.load_config(spec["model"]):

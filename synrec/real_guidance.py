@@ -15,12 +15,22 @@ the RG store records it with the noise std applied and aimed at. With SD's 50 PN
 applied noise is within one grid step of the paper's.
 
 ``strength = 0`` (no noise, no denoising) returns the reference through the VAE only; diffusers itself refuses it.
+
+**Flow-matching samplers** (SD3, FLUX: ``FlowMatchEulerDiscreteScheduler``) have no ``alphas_cumprod``; their
+forward process is x_s = (1 - s) x_0 + s e. Dividing a DDPM sample sqrt(a) x_0 + sqrt(1 - a) e by
+sqrt(a) + sqrt(1 - a) gives exactly that form with s = sqrt(1 - a) / (sqrt(a) + sqrt(1 - a)): the two processes
+differ only by a scale of the whole sample, so the paper's noise level is the flow sigma with the same
+signal-to-noise ratio (:func:`flow_sigma`). The grid is the one the family's img2img pipeline sets (SD3: the
+scheduler's own shifted grid; FLUX: its linear sigmas with the resolution-dependent shift), the start is found with
+the pipeline's own ``get_timesteps``, and the store records the sigma applied and its DDPM-equivalent noise std
+(:func:`vp_equivalent`), comparable with the paper's.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -124,3 +134,84 @@ class GuidedPipeline:
         if self.strength <= 0.0:
             return type("Out", (), {"images": vae_roundtrip(self.pipe, image), "nsfw_content_detected": None})()
         return self.pipe(image=image, strength=self.strength, **kw)
+
+
+def is_flow_matching(scheduler) -> bool:
+    """A flow-matching sampler (SD3, FLUX): it noises with ``scale_noise`` on ``sigmas``, not on ``alphas_cumprod``."""
+    return not hasattr(scheduler, "alphas_cumprod") and hasattr(scheduler, "scale_noise")
+
+
+def flow_sigma(sqrt_alpha_bar: float) -> float:
+    """The flow-matching sigma with the signal-to-noise ratio of a DDPM step with this sqrt(alpha_bar)."""
+    noise = math.sqrt(max(0.0, 1.0 - sqrt_alpha_bar**2))
+    return noise / (sqrt_alpha_bar + noise)
+
+
+def vp_equivalent(sigma: float) -> tuple[float, float]:
+    """``(sqrt_alpha_bar, noise_std)`` of the DDPM step with the SNR of flow sigma ``sigma`` (inverse of
+    :func:`flow_sigma`)."""
+    norm = math.hypot(1.0 - sigma, sigma)
+    return (1.0 - sigma) / norm, sigma / norm
+
+
+def _flow_scheduler(pipe, num_inference_steps: int, height: int, width: int):
+    """A copy of the pipeline's flow scheduler with the grid its img2img call sets for this size."""
+    from diffusers.pipelines.flux.pipeline_flux import calculate_shift
+
+    sched = copy.deepcopy(pipe.scheduler)
+    cfg, n = sched.config, num_inference_steps
+    flux = "Flux" in type(pipe).__name__
+    kw = {}
+    if flux or cfg.get("use_dynamic_shifting"):
+        patch = 2 if flux else pipe.transformer.config.patch_size
+        seq = (height // pipe.vae_scale_factor // patch) * (width // pipe.vae_scale_factor // patch)
+        kw["mu"] = calculate_shift(seq, cfg.get("base_image_seq_len", 256), cfg.get("max_image_seq_len", 4096),
+                                   cfg.get("base_shift", 0.5), cfg.get("max_shift", 1.15 if flux else 1.16))
+    if flux:
+        sched.set_timesteps(sigmas=np.linspace(1.0, 1 / n, n), **kw)
+    else:
+        sched.set_timesteps(n, **kw)
+    return sched
+
+
+def flow_start(pipe, num_inference_steps: int, strength: float, height: int, width: int) -> tuple[float, float] | None:
+    """``(timestep, sigma)`` a flow-matching img2img pipeline starts from at ``strength`` (its own
+    ``get_timesteps`` on its own grid); None when the strength leaves no step."""
+    sched = _flow_scheduler(pipe, num_inference_steps, height, width)
+    _, steps = type(pipe).get_timesteps(SimpleNamespace(scheduler=sched), num_inference_steps, strength, "cpu")
+    if steps < 1:
+        return None
+    begin = num_inference_steps - steps
+    return float(sched.timesteps[begin]), float(sched.sigmas[begin])
+
+
+def flow_strength(pipe, num_inference_steps: int, target_sigma: float, height: int, width: int) -> float:
+    """The strength whose img2img start has the grid sigma nearest ``target_sigma`` (the smallest such strength)."""
+    best = None
+    for j in range(1, 2 * num_inference_steps + 1):
+        strength = j / (2 * num_inference_steps)
+        start = flow_start(pipe, num_inference_steps, strength, height, width)
+        if start is not None and (best is None or abs(start[1] - target_sigma) < best[0] - 1e-12):
+            best = (abs(start[1] - target_sigma), strength)
+    return best[1]
+
+
+def rg_settings(pipe, shots: int, num_inference_steps: int, height: int, width: int,
+                refer_iters: dict[int, int] | None = None, strength: float | None = None) -> dict:
+    """Where real guidance starts on this img2img pipeline, as the RG store records it: ``strength``,
+    ``start_timestep`` (-1: none), ``noise_std`` applied (DDPM-equivalent for a flow sampler) and the paper's
+    ``noise_std_paper``; a flow sampler adds the ``sigma`` applied and the ``sigma_paper`` aimed at. ``strength``:
+    a fixed one instead of the paper's noise level for ``shots``."""
+    target = paper_sqrt_alpha_bar(shots, refer_iters)
+    paper_std = math.sqrt(1 - target**2)
+    sched, n = pipe.scheduler, num_inference_steps
+    if not is_flow_matching(sched):
+        strength = strength if strength is not None else rg_strength(shots, sched, n, refer_iters)
+        t0 = start_timestep(sched, n, strength)
+        return {"strength": strength, "start_timestep": -1 if t0 is None else t0,
+                "noise_std": noise_std(sched.alphas_cumprod, t0), "noise_std_paper": paper_std}
+    strength = strength if strength is not None else flow_strength(pipe, n, flow_sigma(target), height, width)
+    start = flow_start(pipe, n, strength, height, width) if strength > 0 else None
+    t0, sigma = start if start is not None else (-1, 0.0)
+    return {"strength": strength, "start_timestep": t0, "noise_std": vp_equivalent(sigma)[1],
+            "noise_std_paper": paper_std, "sigma": sigma, "sigma_paper": flow_sigma(target)}

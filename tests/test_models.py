@@ -91,6 +91,11 @@ def test_every_model_is_checked_before_any_job_against_its_library_and_the_cache
     assert "hf download nosuch-org/nosuch-model" in str(e.value) and "\n" not in str(e.value)
     _cached(tmp_path / "hub", "nosuch-org/nosuch-model", "model_index.json")
     check_model("text_to_image", {"model": "nosuch-org/nosuch-model"})
+    # a named generator is checked as a diffusers pipeline too (model_index.json), its role in the message
+    with pytest.raises(SynrecError, match="text-to-image@sdxl model 'org/sdxl' is not in the Hugging Face cache"):
+        check_model("text_to_image@sdxl", {"model": "org/sdxl"})
+    _cached(tmp_path / "hub", "org/sdxl", "model_index.json")
+    check_model("text_to_image@sdxl", {"model": "org/sdxl"})
     with pytest.raises(SynrecError, match="word-to-sentence model 'nosuch-org/nosuch-model' is not in"):
         check_model("word_to_sentence", {"model": "nosuch-org/nosuch-model"})  # a T5 repo has config.json
 
