@@ -42,6 +42,9 @@ EFFECTS = [
     *[(f"Table 2: {data}-SCE > {data}-CE, RN50, {title}", [f"{ZS}/{d}/RN50/{data}-SCE.json"],
        [f"{ZS}/{d}/RN50/{data}-CE.json"]) for d, title in (("demo_shapes", "Demo-Shapes"), ("demo_cifar", "Demo-CIFAR"))
       for data in ("B", "LE", "LE+CF")],
+    *[(f"Generators: trained SD > random SD3 stand-in (LE+CF-SCE, RN50), {title}",
+       [f"{ZS}/{d}/RN50/LE+CF-SCE.json"], [f"{ZS}/{d}/RN50/LE@sd3+CF-SCE.json"])
+      for d, title in (("demo_shapes", "Demo-Shapes"), ("demo_cifar", "Demo-CIFAR"))],
     ("Table 4: 16 synthetic/class > 1 real/class (from scratch)", [f"{SCR}/syn.json"], [f"{SCR}/real-1.json"]),
     *[(f"Figure 1: {name}, 4 shots > 1 shot", fs(m, 4), fs(m, 1))
       for m, name in (("ct-init", "CT w. init"), ("tip", "Tip-Adapter"), ("tip-f", "Tip-Adapter-F"), ("coop", "CoOp"),

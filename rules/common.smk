@@ -23,6 +23,7 @@ from synrec.models import local_model_path
 from synrec.prepare import how_to_get as synrec_how_to_get
 from synrec.pretrain_data import blocks as pt_block_ids
 from synrec.pretrain_data import per_class as pt_per_class_count
+from synrec.tables import generator_variant as synrec_generator_variant
 
 
 def _fail(exc):
@@ -68,15 +69,17 @@ T4 = config["table4"]
 FS = config["few_shot"]
 FS_DATASETS = [d for d in FS["datasets"] if d in DATASETS]
 DEMO = config.get("demo_data", {})
+GENERATORS = config["generators"]  # more text-to-image models beside models.text_to_image: strategies LE@<name>
+AT_GENERATOR = f"(@({_alternatives(GENERATORS)}))?" if GENERATORS else ""
 
 
 wildcard_constraints:
     dataset=_alternatives(CLASS_LISTS),
     backbone=_alternatives(config["models"]["clip"]),
-    strategy=r"B|LE|RG-\d+shot-seed\d+",
-    data=r"B|LE|B\+CF|LE\+CF",
+    strategy=rf"(B|LE){AT_GENERATOR}|RG-\d+shot-seed\d+",
+    data=rf"(B|LE){AT_GENERATOR}(\+CF)?",
     loss="CE|SCE",
-    source=r"test|zs-test|train|val|syn-B|syn-LE|syn-RG-\d+shot-seed\d+",
+    source=rf"test|zs-test|train|val|syn-(B|LE){AT_GENERATOR}|syn-RG-\d+shot-seed\d+",
     chunk=r"\d+",
     shots=r"\d+",
     fseed=r"\d+",
@@ -107,8 +110,8 @@ write_manifest = synrec_manifest_run.write_manifest  # the manifest rules' body
 
 
 def model_roles():
-    """{role: model spec}: clip-<backbone>, text_to_image, word_to_sentence."""
-    return synrec_manifest_run.model_roles(config["models"])
+    """{role: model spec}: clip-<backbone>, text_to_image, text_to_image@<generator>, word_to_sentence."""
+    return synrec_manifest_run.model_roles(config["models"], GENERATORS)
 
 
 def model_manifest(role):

@@ -4,8 +4,8 @@
 
 rule generate:
     input:
-        prompts=f"{WORK}/{{dataset}}/prompts/{{strategy}}.json",
-        model=model_manifest("text_to_image"),
+        prompts=lambda w: f"{WORK}/{w.dataset}/prompts/{split_strategy(w.strategy)[0]}.json",
+        model=lambda w: model_manifest(generator_role(w.strategy)),
     output:
         temp(f"{WORK}/{{dataset}}/synthetic/{{strategy}}/shards/{{chunk}}.h5"),
     log:
@@ -13,12 +13,12 @@ rule generate:
     benchmark:
         benchmark_path("generate", "{dataset}-{strategy}-{chunk}")
     wildcard_constraints:
-        strategy="B|LE",
+        strategy=f"(B|LE){AT_GENERATOR}",
     conda:
         "../envs/synrec.yaml"
     params:
-        generation=image_settings(),
-        model=config["models"]["text_to_image"],
+        generation=lambda w: image_settings(w.strategy),
+        model=lambda w: generator_spec(w.strategy),
         seed=config["seed"],
         device=config["device"],
     script:
@@ -41,6 +41,6 @@ rule merge_images:
         dataset=lambda w: DATASETS[w.dataset],
         # the shards are temp: a text-to-image model named anew (its own manifest, synrec.manifest) reruns the merge,
         # and so the generation, through this param
-        model=config["models"]["text_to_image"],
+        model=lambda w: generator_spec(w.strategy),
     script:
         "../scripts/merge_images.py"

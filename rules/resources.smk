@@ -25,6 +25,23 @@ rule tiny_model:
         "../scripts/build_tiny_model.py"
 
 
+rule tiny_generator:
+    """Demo and tests: a random-weight stand-in of a text-to-image family after SD 1.x (sdxl, sd3, flux, pixart),
+    built from that family's own diffusers classes (synrec.tiny_generators), in diffusers' folder layout."""
+    output:
+        directory("resources/tiny/gen-{family}"),
+    log:
+        log_path("tiny_generator", "{family}"),
+    wildcard_constraints:
+        family="sdxl|sd3|flux|pixart",
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        seed=config["seed"],
+    script:
+        "../scripts/build_tiny_generator.py"
+
+
 rule demo_dataset:
     output:
         directory(f"{config['data_root']}/{{demo_root}}"),

@@ -26,6 +26,34 @@ rule table1:
         "../scripts/table1.py"
 
 
+rule generators_table:
+    input:
+        expand(
+            f"{RESULTS}/zeroshot/{{dataset}}/{GT_BACKBONE}/{{run}}.json",
+            dataset=GT_DATASETS,
+            run=gt_runs(),
+        ),
+    output:
+        csv=report(f"{RESULTS}/generators.csv", caption="../workflow/report/generators.rst", category="Generators"),
+        md=f"{RESULTS}/generators.md",
+        png=report(f"{RESULTS}/generators.png", caption="../workflow/report/generators.rst", category="Generators"),
+    log:
+        log_path("generators_table", "generators"),
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        datasets=[DATASETS[d] for d in GT_DATASETS],
+        generators=gt_titles(),
+        variant=GT["variant"],
+        backbone=GT_BACKBONE,
+        benchmarks=gt_benchmarks(),
+        images=gt_images(),
+        device=config["device"],
+        note=config["results_note"],
+    script:
+        "../scripts/generators_table.py"
+
+
 rule table2:
     input:
         expand(

@@ -2,11 +2,34 @@
 # filtering.smk, tuning.smk and tables.smk use them.
 
 
-def image_settings():
+def split_strategy(strategy):
+    """'LE@sdxl' -> ('LE', 'sdxl'); 'LE' -> ('LE', None): the prompt strategy and the generator (None: the default,
+    models.text_to_image)."""
+    base, _, generator = strategy.partition("@")
+    return base, generator or None
+
+
+def generator_role(strategy):
+    """The model-manifest role of a strategy's generator."""
+    generator = split_strategy(strategy)[1]
+    return f"text_to_image@{generator}" if generator else "text_to_image"
+
+
+def generator_spec(strategy):
+    return model_roles()[generator_role(strategy)]
+
+
+def generation_config(strategy=None):
+    """config['generation'] with the settings a named generator changes."""
+    generator = split_strategy(strategy)[1] if strategy else None
+    return {**config["generation"], **(GENERATORS[generator].get("generation", {}) if generator else {})}
+
+
+def image_settings(strategy=None):
     """The generation settings that change the images (batch size, job split and background encoding do not:
     scripts read those from the config, so changing them reruns nothing; nor do the safety settings while the
     checker is off, nor the speed settings at their defaults)."""
-    g = config["generation"]
+    g = generation_config(strategy)
     skip = {"batch_size", "classes_per_job", "background_encode"}
     if g["safety_checker"] == "off":
         skip |= {"safety_checker", "safety_retries"}
@@ -19,7 +42,7 @@ def image_settings():
 def classes_per_job(strategy):
     if strategy.startswith("RG-"):
         return config["few_shot"]["real_guidance"]["classes_per_job"]
-    return config["generation"]["classes_per_job"]
+    return generation_config(strategy)["classes_per_job"]
 
 
 def generation_chunks(dataset, strategy):
@@ -92,3 +115,47 @@ def table2_targets():
 def zeroshot_image_targets():
     """Tables 3 and 4, when their dataset is configured."""
     return [f"{RESULTS}/{t}.csv" for t, cfg in (("table3", T3), ("table4", T4)) if cfg["dataset"] in DATASETS]
+
+
+# --- results/generators.csv: the same zero-shot protocol on each configured generator's images ---------------------
+
+GT = config["generators_table"]
+GT_DATASETS = [d for d in GT.get("datasets", list(DATASETS)) if d in DATASETS]
+GT_BACKBONE = GT.get("backbone") or BACKBONES[0]
+GT_GENERATORS = GT.get("generators") or ["default", *GENERATORS]
+
+
+def gt_strategy(generator):
+    """The generation strategy of generators_table.variant on a generator ('default': models.text_to_image)."""
+    run = synrec_generator_variant(GT["variant"], None if generator == "default" else generator)
+    return re.match(r"[A-Za-z]+(@\w+)?", run).group(0)
+
+
+def gt_runs():
+    return ["CLIP"] + [synrec_generator_variant(GT["variant"], None if g == "default" else g) for g in GT_GENERATORS]
+
+
+def gt_benchmarks():
+    """{generator: {dataset: the benchmark files of its generation jobs}}."""
+    return {
+        g: {
+            d: [benchmark_path("generate", f"{d}-{gt_strategy(g)}-{c}") for c in generation_chunks(d, gt_strategy(g))]
+            for d in GT_DATASETS
+        }
+        for g in GT_GENERATORS
+    }
+
+
+def gt_images():
+    """{generator: {dataset: how many images its generation jobs made}}."""
+    return {
+        g: {
+            d: len(DATASETS[d]["classnames"]) * generation_config(gt_strategy(g))["images_per_class"]
+            for d in GT_DATASETS
+        }
+        for g in GT_GENERATORS
+    }
+
+
+def gt_titles():
+    return [[g, GT["default_title"] if g == "default" else GENERATORS[g].get("title", g)] for g in GT_GENERATORS]

@@ -131,6 +131,20 @@ def check_cross_fields(config: dict) -> None:
     for bb in config["backbones"] + [config["clip_filter"]["backbone"], config["few_shot"]["backbone"]]:
         if bb not in clip_models:
             raise SynrecError(f"workflow config: backbone '{bb}' is not a key of models.clip ({sorted(clip_models)})")
+    gen_keys = set(config["generation"]) | {"negative_prompt", "call_kwargs"}
+    for name, spec in config["generators"].items():
+        for key in spec.get("generation", {}):
+            if key not in gen_keys:
+                raise SynrecError(f"workflow config: generators.{name}.generation.{key} is not a generation setting "
+                                  f"(expected one of {sorted(gen_keys)})")
+    table = config["generators_table"]
+    for name in table.get("generators", []):
+        if name != "default" and name not in config["generators"]:
+            raise SynrecError(f"workflow config: generators_table.generators names '{name}', which is neither "
+                              f"'default' nor a key of generators ({sorted(config['generators'])})")
+    if table.get("backbone") and table["backbone"] not in clip_models:
+        raise SynrecError(f"workflow config: generators_table.backbone '{table['backbone']}' is not a key of "
+                          f"models.clip ({sorted(clip_models)})")
     pt = config["pretraining"]
     for name, spec in pt["tables"].items():
         where = f"workflow config: pretraining.tables.{name}"

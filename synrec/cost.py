@@ -282,10 +282,23 @@ def run_estimate(args, extra: list[str]) -> list[list]:
     print(f"\nthroughputs: {throughput['source']} ({throughput['device']}); {throughput['gen_s_per_image']:.3f} s "
           f"per generated image, job start-up {throughput['startup_s']:.1f} s")
     for key in sorted(est.assumed):
-        print(f"assumed: {estimate.ASSUMED[key][1]}: {estimate.ASSUMED[key][0]:g}")
+        print(f"assumed: {est.assumptions[key][1]}: {est.assumptions[key][0]:g}")
     print(f"wrote {out}")
     return rows
 
 
 if __name__ == "__main__":
     main()
+
+
+def generation_hours_per_1k(benchmarks: list[str | Path], n_images: int) -> float | None:
+    """Device-hours per 1,000 images from the generation jobs' Snakemake benchmark files (column ``s``: each job's
+    wall time, model loading included); None when a file is missing (a job run without benchmarks)."""
+    seconds = 0.0
+    for path in benchmarks:
+        if not Path(path).is_file():
+            return None
+        with open(path) as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+        seconds += float(rows[-1]["s"])  # the last repeat (Snakemake's `repeat` benchmarks write one row each)
+    return seconds / 3600 / (n_images / 1000) if n_images else None

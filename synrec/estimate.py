@@ -112,6 +112,7 @@ class Estimator:
     def __init__(self, cfg: dict, throughput: dict, repo: str | Path = "."):
         self.cfg, self.t, self.repo = cfg, throughput, Path(repo)
         self.assumed: set[str] = set()
+        self.assumptions = dict(ASSUMED)  # and one per generator priced by FLOPs
         self._classes: dict[str, int] = {}
 
     def classes(self, name: str) -> int:
@@ -126,7 +127,40 @@ class Estimator:
 
     def a(self, key: str) -> float:
         self.assumed.add(key)
-        return ASSUMED[key][0]
+        return self.assumptions[key][0]
+
+    def generation_config(self, strategy: str) -> dict:
+        name = strategy.partition("@")[2]
+        return {**self.cfg["generation"], **(self.cfg["generators"][name].get("generation", {}) if name else {})}
+
+    def seconds_per_image(self, strategy: str) -> float:
+        """Generation seconds per image: SD v1-4's measured rate at the configured steps; for a named generator,
+        its denoiser's FLOPs (true size, its resolution and steps, twice per step with CFG) at the UNet's measured
+        TFLOP/s, plus the rest of SD's image time scaled by pixels (an assumption, printed)."""
+        t, gen, name = self.t, self.generation_config(strategy), strategy.partition("@")[2]
+        share = t["gen_unet_share"]
+        if not name:
+            s = t["gen_s_per_image"] * (1 - share + share * gen["num_inference_steps"] / t.get("gen_steps", 50))
+        else:
+            from .tiny_generators import FAMILY_TEXT, denoiser_tflops, family_of
+
+            spec = self.cfg["generators"][name]
+            family = family_of(spec)
+            if family is None:
+                raise SynrecError(f"estimate: the family of generator '{name}' ({spec['model']}) is unknown: its "
+                                  f"model_index.json is not on disk; set generators.{name}.family")
+            calls = 2 if FAMILY_TEXT[family][1] and gen["guidance_scale"] > 1 else 1
+            tflop = denoiser_tflops(family, gen["height"], gen["width"])
+            pixels = gen["height"] * gen["width"] / (512 * 512)
+            s = (gen["num_inference_steps"] * calls * tflop / t["unet_tflops"]
+                 + t["gen_s_per_image"] * (1 - share) * pixels)
+            key = f"generator_{name}"
+            self.assumptions[key] = (s, f"seconds per image of generator '{name}' ({family}, {gen['height']}x"
+                                        f"{gen['width']} px, {gen['num_inference_steps']} steps x {calls}): "
+                                        f"{tflop:.2f} TFLOP per denoiser call at the SD UNet's measured "
+                                        f"{t['unet_tflops']:.0f} TFLOP/s, VAE and text encoders scaled by pixels")
+            self.assumed.add(key)
+        return s
 
     def clip_forward(self, backbone: str) -> float:
         """Seconds per image of the backbone's image encoder."""
@@ -139,7 +173,7 @@ class Estimator:
         if src.startswith("syn-RG"):
             return c * self.cfg["few_shot"]["real_guidance"]["images_per_class"]
         if src.startswith("syn-"):
-            return c * self.cfg["generation"]["images_per_class"]
+            return c * self.generation_config(src.removeprefix("syn-"))["images_per_class"]
         return self.a("real_split_images")
 
     def seconds(self, job: dict) -> float:
@@ -147,14 +181,15 @@ class Estimator:
         if job["gpus"] == 0:
             return 0.0
         rule, w, cfg, t = job["rule"], job["wildcards"], self.cfg, self.t
-        gen, fs = cfg["generation"], cfg["few_shot"]
+        fs = cfg["few_shot"]
         work = 0.0
         # the UNet's share of an image scales with the configured steps (any sampler: one UNet call per step)
         share = t["gen_unet_share"]
-        s_img = t["gen_s_per_image"] * (1 - share + share * gen["num_inference_steps"] / t.get("gen_steps", 50))
+        s_img = self.seconds_per_image("")
         if rule == "generate":
-            n = len(chunk_classes(int(w["chunk"]), self.classes(w["dataset"]), gen["classes_per_job"]))
-            work = n * gen["images_per_class"] * s_img
+            g = self.generation_config(w["strategy"])
+            n = len(chunk_classes(int(w["chunk"]), self.classes(w["dataset"]), g["classes_per_job"]))
+            work = n * g["images_per_class"] * self.seconds_per_image(w["strategy"])
         elif rule == "real_guidance":
             rg = fs["real_guidance"]
             n = len(chunk_classes(int(w["chunk"]), self.classes(w["dataset"]), rg["classes_per_job"]))

@@ -26,11 +26,18 @@ from .errors import SynrecError
 from .models import check_model, local_model_path
 
 
-def model_roles(models: dict) -> dict:
-    """``{role: model spec}`` of a config's ``models`` section: clip-<backbone>, text_to_image, word_to_sentence."""
+def generator_model(spec: dict) -> dict:
+    """A ``generators`` entry's model spec (its generation settings, title and family are not part of the model)."""
+    return {k: v for k, v in spec.items() if k not in ("generation", "title", "family")}
+
+
+def model_roles(models: dict, generators: dict | None = None) -> dict:
+    """``{role: model spec}`` of a config's ``models`` section (clip-<backbone>, text_to_image, word_to_sentence) and
+    of its ``generators`` (text_to_image@<name>)."""
     return {
         **{f"clip-{b}": spec for b, spec in models["clip"].items()},
         "text_to_image": models["text_to_image"],
+        **{f"text_to_image@{name}": generator_model(spec) for name, spec in (generators or {}).items()},
         "word_to_sentence": models["word_to_sentence"],
     }
 

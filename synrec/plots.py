@@ -97,3 +97,26 @@ def plot_figure1(summary: dict, zeroshot: dict, datasets: list[dict], out: str |
         ax.axis("off")
     axes[0][0].legend(fontsize=7)
     _finish(fig, "Figure 1: few-shot classification", note, out)
+
+
+def plot_generators(results: dict, datasets: list[dict], generators: list[tuple[str | None, str]], variant: str,
+                    out: str | Path, note: str = "") -> None:
+    """results/generators.png: per dataset, zero-shot CLIP and CLIP+SYN of each generator (top-1 with 95 %
+    intervals); ``results[(dataset, run)]`` as for :func:`synrec.tables.generators_rows`."""
+    import numpy as np
+
+    from .tables import generator_variant
+
+    n, k = len(datasets), len(generators) + 1
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * n * k / 2 + 2), 3.6))
+    width = 0.8 / k
+    names = [("CLIP", "zero-shot CLIP")] + [(generator_variant(variant, g), f"+SYN {t}") for g, t in generators]
+    for j, (run, label) in enumerate(names):
+        records = [results[(d["name"], run)] for d in datasets]
+        x = np.arange(n) + (j - (k - 1) / 2) * width
+        ax.bar(x, [float(r["metrics"]["acc1"]) for r in records], width, yerr=_whiskers(records), capsize=3,
+               label=label)
+    ax.set_xticks(np.arange(n), [d["title"] for d in datasets])
+    ax.set_ylabel("top-1 (%)")
+    ax.legend(fontsize=8)
+    _finish(fig, f"Generators compared: zero-shot CLIP and CLIP+SYN ({variant})", note, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from pathlib import Path
 
 from . import __version__
@@ -16,6 +17,8 @@ def result_record(config: dict, dataset: str, backbone: str, variant: str, metri
                   extra: dict | None = None, classnames: list[str] | None = None) -> dict:
     """``classnames`` (the head's, in label order) name the entries of ``metrics['recall_per_class']``."""
     models = config["models"]
+    named = re.search(r"@(\w+)", variant)  # a run on one of the config's generators: LE@<name>+CF-SCE
+    generator = config["generators"][named.group(1)] if named else models["text_to_image"]
     return {
         **(extra or {}),
         "dataset": dataset,
@@ -25,7 +28,7 @@ def result_record(config: dict, dataset: str, backbone: str, variant: str, metri
         **({"classnames": list(classnames)} if classnames is not None else {}),
         "n_train": int(n_train),
         "seed": seed,
-        "models": {"clip": models["clip"].get(backbone), "text_to_image": models["text_to_image"],
+        "models": {"clip": models["clip"].get(backbone), "text_to_image": generator,
                    "word_to_sentence": models["word_to_sentence"]},
         "settings": settings or {},
         "config_hash": config_hash(config),

@@ -114,7 +114,7 @@ THROUGHPUT_KEYS = {
 }
 
 
-def throughput_settings(smk, section: str) -> dict:
+def throughput_settings(smk, section: str, generator: str | None = None) -> dict:
     """Batch sizes, data-loader workers and job splits of ``config[section]``, read from the config on purpose.
 
     Everything else a script needs comes as a rule param, so the params say exactly what changes an output. These
@@ -124,4 +124,7 @@ def throughput_settings(smk, section: str) -> dict:
     """
     if section not in THROUGHPUT_KEYS:
         raise KeyError(f"throughput_settings: '{section}' has no throughput-only keys ({sorted(THROUGHPUT_KEYS)})")
-    return {k: smk.config[section][k] for k in THROUGHPUT_KEYS[section] if k in smk.config[section]}
+    settings = dict(smk.config[section])
+    if generator:  # a named generator's own batch size or job split
+        settings.update(smk.config["generators"][generator].get("generation", {}))
+    return {k: settings[k] for k in THROUGHPUT_KEYS[section] if k in settings}

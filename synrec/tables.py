@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from .atomic import write_text
@@ -73,6 +74,41 @@ def table1_rows(results: dict, datasets: list[dict], backbones: list[str],
         base = [results[(d["name"], bb, "CLIP")] for d in datasets]
         syn = [results[(d["name"], bb, variant)] for d in datasets]
         avg += [_average(base), _average(syn), _average(syn, base)]
+    rows.append(avg)
+    return header, rows
+
+
+def generator_variant(variant: str, generator: str | None) -> str:
+    """The run name of ``variant`` (``LE+CF-SCE``) on a named generator: ``LE@<generator>+CF-SCE``; None: the
+    default generator's run, named as before."""
+    if not generator:
+        return variant
+    strategy = re.match(r"[A-Za-z]+", variant).group(0)
+    return f"{strategy}@{generator}{variant[len(strategy):]}"
+
+
+def generators_rows(results: dict, datasets: list[dict], generators: list[tuple[str | None, str]], variant: str,
+                    hours: dict) -> tuple[list[str], list[list]]:
+    """results/generators.csv: per dataset, zero-shot CLIP, then for each ``(generator, title)`` (None: the default)
+    CLIP+SYN with ``variant`` on its images, the paired gain, and ``hours[(generator, dataset)]`` (device-hours per
+    1,000 generated images; dataset None: over all, in the Average row; '/' when unknown). ``results[(dataset,
+    run)]``: result records. Average row last."""
+    header = ["Dataset", "CLIP"]
+    for _, title in generators:
+        header += [f"+SYN {title}", f"delta {title}", f"h/1k img {title}"]
+    rows = []
+    for ds in datasets:
+        base = results[(ds["name"], "CLIP")]
+        row = [ds["title"], _cell(base)]
+        for generator, _ in generators:
+            syn = results[(ds["name"], generator_variant(variant, generator))]
+            row += [_cell(syn), _gain(syn, base), hours.get((generator, ds["name"]), "/")]
+        rows.append(row)
+    base = [results[(d["name"], "CLIP")] for d in datasets]
+    avg = ["Average", _average(base)]
+    for generator, _ in generators:
+        syn = [results[(d["name"], generator_variant(variant, generator))] for d in datasets]
+        avg += [_average(syn), _average(syn, base), hours.get((generator, None), "/")]
     rows.append(avg)
     return header, rows
 

@@ -188,3 +188,37 @@ def test_config_files_are_checked_naming_the_file_and_line_snakemake_does_not(tm
     assert check_config_files([ok])["generation"]["height"] == 256
     assert check_main([str(bad)]) == 1 and "bad.yaml: not valid YAML (line 2)" in capsys.readouterr().err
     assert check_main([str(ok)]) == 0
+
+
+@pytest.mark.parametrize(
+    "generators, table, message",
+    [
+        ({"sd-xl": {"model": "x"}}, {}, "key 'generators': 'sd-xl' does not match"),
+        ({"sdxl": {"model": "x", "generation": {"steps": 30}}}, {},
+         "generators.sdxl.generation.steps is not a generation setting"),
+        ({"sdxl": {"model": "x"}}, {"generators": ["default", "flux"]},
+         "generators_table.generators names 'flux', which is neither 'default' nor a key of generators (['sdxl'])"),
+        ({}, {"backbone": "RN5000"}, "generators_table.backbone 'RN5000' is not a key of models.clip"),
+    ],
+)
+def test_a_wrong_generator_entry_is_one_line_naming_the_key(generators, table, message):
+    from synrec.config import check_cross_fields
+
+    cfg = paper_config()
+    cfg["generators"], cfg["generators_table"] = generators, table
+    with pytest.raises(SynrecError) as e:
+        check_cross_fields(validate(cfg, CONFIG_SCHEMA, "config.yaml"))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_generator_takes_its_own_settings_and_the_defaults_stay_as_they_were():
+    cfg = paper_config()
+    cfg["generators"] = {"flux_schnell": {"model": "black-forest-labs/FLUX.1-schnell", "dtype": "bfloat16",
+                                          "generation": {"num_inference_steps": 4, "guidance_scale": 0.0,
+                                                         "call_kwargs": {"max_sequence_length": 256}}}}
+    from synrec.config import check_cross_fields
+
+    out = validate(cfg, CONFIG_SCHEMA, "config.yaml")
+    check_cross_fields(out)
+    assert out["generators"]["flux_schnell"]["generation"]["num_inference_steps"] == 4
+    assert out["generation"]["num_inference_steps"] == 50 and out["generators_table"]["variant"] == "LE+CF-SCE"

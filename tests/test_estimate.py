@@ -135,3 +135,40 @@ def test_estimate_cli_prints_gpu_hours_per_rule_without_data(tmp_path):
     assert float(rows["generate"][4]) == pytest.approx(10 * (2000 * t["gen_s_per_image"] + t["startup_s"]) / 3600,
                                                        abs=1e-4)
     assert "assumed: cost of a training step" in run.stdout
+
+
+def test_generation_hours_per_1k_images_from_the_jobs_benchmark_files(tmp_path):
+    from synrec.cost import generation_hours_per_1k
+
+    header = "s\th:m:s\tmax_rss\n"
+    (tmp_path / "a.tsv").write_text(header + "1800.0\t0:30:00\t100\n")
+    (tmp_path / "b.tsv").write_text(header + "9.0\t0:00:09\t100\n5400.0\t1:30:00\t100\n")  # repeats: the last one
+    assert generation_hours_per_1k([tmp_path / "a.tsv", tmp_path / "b.tsv"], 4000) == pytest.approx(2.0 / 4)
+    assert generation_hours_per_1k([tmp_path / "a.tsv", tmp_path / "missing.tsv"], 4000) is None
+
+
+def test_a_named_generator_is_priced_by_its_denoisers_flops_and_says_so(est):
+    """Issue 28: SDXL at 1024 px, 40 steps with CFG: 2 x 40 denoiser calls of its counted TFLOP at the measured UNet
+    rate, plus SD's non-UNet time (0.5 x 0.2 s) x 4 for four times the pixels; FLUX.1 is guidance-distilled (one call
+    a step); a generator whose family is unknown is one line naming the key to set."""
+    from synrec.tiny_generators import denoiser_tflops
+
+    est.cfg["generators"] = {
+        "sdxl": {"model": "org/sdxl", "family": "sdxl",
+                 "generation": {"height": 1024, "width": 1024, "num_inference_steps": 40, "guidance_scale": 5.0,
+                                "images_per_class": 100}},
+        "flux": {"model": "org/flux", "family": "flux", "generation": {"num_inference_steps": 4}},
+        "mystery": {"model": "org/mystery"}}
+    try:
+        sdxl = est.seconds(job("generate", dataset="eurosat", strategy="LE@sdxl", chunk="00003"))
+        assert sdxl == pytest.approx(100 * (2 * 40 * denoiser_tflops("sdxl", 1024, 1024) / 100.0 + 0.5 * 0.2 * 4) + 20)
+        flux = est.seconds(job("generate", dataset="eurosat", strategy="LE@flux", chunk="00003"))
+        assert flux == pytest.approx(2000 * (1 * 4 * denoiser_tflops("flux", 512, 512) / 100.0 + 0.5 * 0.2) + 20)
+        assert "generator_sdxl" in est.assumed and "TFLOP per denoiser call" in est.assumptions["generator_sdxl"][1]
+        # its images' features: SDXL's 100 per class, not generation's 2,000
+        assert est.seconds(job("features", dataset="eurosat", backbone="RN50", source="syn-LE@sdxl")) == \
+            10 * 100 / 1000 + 20
+        with pytest.raises(SynrecError, match="set generators.mystery.family"):
+            est.seconds(job("generate", dataset="eurosat", strategy="LE@mystery", chunk="00000"))
+    finally:
+        est.cfg["generators"] = {}

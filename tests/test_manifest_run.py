@@ -201,3 +201,13 @@ def test_the_stop_lists_failed_splits_only_where_the_dag_reads_them():
     message = stop_message(["dataset 'x': folder missing"], problems, ["work/./manifests/data/a/test.json"])
     assert message.splitlines() == ["synrec: 2 input(s) missing or incomplete, nothing was submitted:",
                                     "  - dataset 'x': folder missing", "  - a: 3 images missing"]
+
+
+def test_each_named_generator_is_a_model_role_of_its_own_without_its_settings():
+    roles = model_roles({"clip": {"RN50": {"model": "RN50"}}, "text_to_image": {"model": "org/sd"},
+                         "word_to_sentence": {"model": "org/t5"}},
+                        {"sd3": {"model": "org/sd3", "dtype": "float16", "title": "SD3",
+                                 "generation": {"num_inference_steps": 28}}})
+    assert roles["text_to_image"] == {"model": "org/sd"}
+    assert roles["text_to_image@sd3"] == {"model": "org/sd3", "dtype": "float16"}  # settings are params, not model
+    assert list(roles) == ["clip-RN50", "text_to_image", "text_to_image@sd3", "word_to_sentence"]

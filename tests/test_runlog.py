@@ -93,3 +93,18 @@ def test_ctrl_c_is_one_line_per_job_not_a_traceback(tmp_path, where):
     assert out.returncode in (130, -signal.SIGINT), (out.returncode, out.stderr)
     line = "synrec: features demo interrupted" if where == "in the job" else "synrec: job interrupted"
     assert out.stderr.strip() == line, out.stderr
+
+
+def test_a_named_generators_own_batch_size_and_job_split_win_over_the_generation_section():
+    from types import SimpleNamespace
+
+    from synrec.runlog import throughput_settings
+
+    smk = SimpleNamespace(config={
+        "generation": {"batch_size": 16, "classes_per_job": 1, "background_encode": True, "guidance_scale": 3.0},
+        "generators": {"flux": {"model": "x", "generation": {"batch_size": 4, "classes_per_job": 8,
+                                                                "guidance_scale": 3.5}}}})
+    assert throughput_settings(smk, "generation") == {"batch_size": 16, "classes_per_job": 1,
+                                                      "background_encode": True}
+    assert throughput_settings(smk, "generation", "flux") == {"batch_size": 4, "classes_per_job": 8,
+                                                              "background_encode": True}

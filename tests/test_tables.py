@@ -197,3 +197,48 @@ def test_few_shot_cells_and_figure1_carry_the_interval_over_seeds_and_images(tmp
     plot_figure1(summary, {"euro": zero}, [{"name": "euro", "title": "EuroSAT"}], tmp_path / "f1.png")
     with Image.open(tmp_path / "f1.png") as im:
         assert im.format == "PNG"
+
+
+def test_generator_runs_are_named_after_the_prompt_strategy_and_the_default_keeps_its_name():
+    from synrec.tables import generator_variant
+
+    assert generator_variant("LE+CF-SCE", "sdxl") == "LE@sdxl+CF-SCE"
+    assert generator_variant("B-CE", "flux_dev") == "B@flux_dev-CE"
+    assert generator_variant("LE+CF-SCE", None) == "LE+CF-SCE"
+
+
+def test_generators_table_has_a_column_group_per_generator_with_paired_gains_and_cost(tmp_path):
+    from synrec.plots import plot_generators
+    from synrec.tables import generators_rows
+
+    rng = np.random.default_rng(0)
+    base = {d: rng.random(200) < 0.5 for d in ("c10", "euro")}
+    # on c10 the default generator fixes 30 mistakes and sdxl breaks 20 right answers; euro unchanged
+    better, worse = base["c10"].copy(), base["c10"].copy()
+    better[np.flatnonzero(~better)[:30]] = True
+    worse[np.flatnonzero(worse)[:20]] = False
+    results = {("c10", "CLIP"): rec(0, base["c10"]), ("c10", "LE+CF-SCE"): rec(0, better),
+               ("c10", "LE@sdxl+CF-SCE"): rec(0, worse), ("euro", "CLIP"): rec(0, base["euro"]),
+               ("euro", "LE+CF-SCE"): rec(0, base["euro"]), ("euro", "LE@sdxl+CF-SCE"): rec(0, base["euro"])}
+    gens = [(None, "SD v1-4"), ("sdxl", "SDXL")]
+    header, rows = generators_rows(results, DS, gens, "LE+CF-SCE", {(None, "c10"): "0.5 (cuda)",
+                                                                     (None, None): "0.4 (cuda)"})
+    assert header == ["Dataset", "CLIP", "+SYN SD v1-4", "delta SD v1-4", "h/1k img SD v1-4", "+SYN SDXL",
+                      "delta SDXL", "h/1k img SDXL"]
+    assert [r[0] for r in rows] == ["CIFAR-10", "EuroSAT", "Average"]
+    c10 = rows[0]
+    assert c10[3].startswith("+15.00 [") and c10[6].startswith("-10.00 [")  # 30 / 200 and 20 / 200, paired
+    assert float(c10[3].split("[")[1].split(",")[0]) > 0 > float(c10[6].split(", ")[1].rstrip("]"))
+    assert rows[1][3].startswith("+0.00") and c10[4] == "0.5 (cuda)" and c10[7] == "/"
+    assert rows[2][3].startswith("+7.50") and rows[2][4] == "0.4 (cuda)"  # the Average of the gains; all hours
+    plot_generators(results, DS, gens, "LE+CF-SCE", tmp_path / "g.png")
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_generator_runs_record_names_that_generator_not_the_default():
+    config = {"models": {"clip": {"RN50": {"model": "RN50"}}, "text_to_image": {"model": "sd"},
+                         "word_to_sentence": {"model": "t5"}},
+              "generators": {"sdxl": {"model": "org/sdxl", "generation": {"height": 1024}}}}
+    assert result_record(config, "c10", "RN50", "LE@sdxl+CF-SCE", {}, 0, 0)["models"]["text_to_image"]["model"] \
+        == "org/sdxl"
+    assert result_record(config, "c10", "RN50", "LE+CF-SCE", {}, 0, 0)["models"]["text_to_image"] == {"model": "sd"}
