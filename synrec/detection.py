@@ -137,11 +137,18 @@ def evaluate_ap50(model, data: VOCBoxes, device="cpu", batch_size: int = 8, num_
     """AP50 (%) over the 20 classes, difficult boxes ignored."""
     from torchmetrics.detection import MeanAveragePrecision
 
+    from .ap50 import ap50_interval, match
+
     metric = MeanAveragePrecision(iou_type="bbox", iou_thresholds=[0.5], backend="pycocotools")
     loader = torch.utils.data.DataLoader(data, batch_size=batch_size, num_workers=num_workers, collate_fn=collate)
     model.to(device).eval()
+    all_preds, all_targets = [], []
     for images, targets in tqdm(loader, desc="VOC test", disable=not progress):
-        preds = model([im.to(device) for im in images])
-        metric.update([{k: v.cpu() for k, v in p.items()} for p in preds], targets)
+        preds = [{k: v.cpu() for k, v in p.items()} for p in model([im.to(device) for im in images])]
+        metric.update(preds, targets)
+        all_preds += preds
+        all_targets += targets
     res = metric.compute()
-    return {"ap50": round(100 * max(0.0, float(res["map_50"])), 2), "n_test": len(data)}
+    lo, hi = ap50_interval(match(all_preds, all_targets))  # over the test images (synrec.ap50)
+    return {"ap50": round(100 * max(0.0, float(res["map_50"])), 2), "ap50_ci95": [round(lo, 2), round(hi, 2)],
+            "n_test": len(data)}

@@ -147,11 +147,13 @@ def table4_rows(syn: dict, real: list[dict]) -> tuple[list[str], list[list]]:
 def pretraining_rows(table: dict, cells: list, results: list[dict]) -> tuple[list[str], list[list]]:
     """Tables 8–11: a row per (pre-training data, IN-1k init?) in the configured order, a column per image amount;
     "-" where the paper (and the config) has no cell. ``cells[i]`` = (space, amount, init) of ``results[i]``. CIFAR
-    top-1 carries its interval; VOC AP50 the value alone (no per-image record of detections yet)."""
+    top-1 and VOC AP50 carry their intervals over the test images (AP50: :mod:`synrec.ap50`; a result made before
+    it kept one shows the value alone)."""
     if table["transfer"] == "cifar":
         value = {cell: _cell(r) for cell, r in zip(map(tuple, cells), results)}
     else:
-        value = {cell: f"{float(r['metrics']['ap50']):.2f}" for cell, r in zip(map(tuple, cells), results)}
+        value = {cell: fmt(float(r["metrics"]["ap50"]), tuple(r["metrics"]["ap50_ci95"])
+                           if r["metrics"].get("ap50_ci95") else None) for cell, r in zip(map(tuple, cells), results)}
     header = ["Data", "pre-trained on IN-1k?"] + list(table["columns"])
     rows = []
     for row in table["rows"]:

@@ -220,6 +220,9 @@ def test_tables_8_to_11_have_the_papers_shape_with_dashes_for_absent_cells():
                                       ["IN-1K Syn", "yes"], ["IN-2K Syn", "yes"]]
     assert rows[0][2:] == ["60.00", "-", "-", "-"] and rows[2][2:] == ["-", "-", "63.00", "64.00"]
     assert rows[5][2:] == ["-", "-", "67.00", "68.00"]
+    results[0]["metrics"]["ap50_ci95"] = [55.5, 64.25]  # its interval over the test images, where kept
+    assert pretraining_rows({**t10, "rows": [{"in1k": False, **r} for r in t10["rows"]]}, cells,
+                            results)[1][0][2] == "60.00 [55.50, 64.25]"
 
 
 @pytest.mark.parametrize("override, line", [
