@@ -100,8 +100,11 @@ def _check_clip_weights(spec: dict) -> None:
     if not any(isinstance(try_to_load_from_cache(repo_id, f), str) for f in names):
         raise SynrecError(f"CLIP model '{name}' (pretrained '{pretrained}'): its weights ({repo_id}) are not in the "
                           f"Hugging Face cache ({_hub_hint()}): fetch them where there is network (`hf download "
-                          f"{repo_id}`)")
+                          f"{repo_id}`; {FETCH_ALL})")
 
+
+#: the one command that fetches them all, on a login node (synrec/model_fetch.py)
+FETCH_ALL = "`python -m synrec.prepare --models` fetches every model of the config"
 
 #: the file a hub repository of each kind has at its root: what the cache is asked for
 HUB_MARKER = {"text_to_image": "model_index.json", "word_to_sentence": "config.json"}
@@ -118,7 +121,7 @@ def _check_hub(what: str, repo_id: str, marker: str) -> None:
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
     if offline:
         raise SynrecError(f"{what} '{repo_id}' is not in the Hugging Face cache ({_hub_hint()}): fetch it where there "
-                          f"is network (`hf download {repo_id}`), or name a local folder")
+                          f"is network (`hf download {repo_id}`; {FETCH_ALL}), or name a local folder")
     try:
         known = repo_exists(repo_id)
     except Exception:  # no network here either
@@ -127,7 +130,7 @@ def _check_hub(what: str, repo_id: str, marker: str) -> None:
         raise SynrecError(f"{what} '{repo_id}' is not a model on the Hugging Face Hub (nor in the cache: "
                           f"{_hub_hint()})")
     raise SynrecError(f"{what} '{repo_id}' is not in the Hugging Face cache ({_hub_hint()}): fetch it before the run "
-                      f"(`hf download {repo_id}`), so that no job downloads it on a compute node")
+                      f"(`hf download {repo_id}`; {FETCH_ALL}), so that no job downloads it on a compute node")
 
 
 def check_model(role: str, spec: dict) -> None:

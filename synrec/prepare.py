@@ -1,6 +1,7 @@
 """Fetch datasets from their public sources into the layout their ``config/datasets/<name>.yaml`` reads.
 
     python -m synrec.prepare eurosat dtd cifar10 cifar100 [--data-root data] [--from DIR] [--hub]
+    python -m synrec.prepare --models [--configfile config/my.yaml]     # the models, into HF_HOME (model_fetch.py)
 
 Run it on a login node with network; compute nodes need none. The archives come through torchvision's own dataset
 classes, so their URLs and published md5 checksums are torchvision's, and an archive already in place with the
@@ -324,13 +325,30 @@ def main(argv: list[str] | None = None) -> int:
     from .datasets import check_dataset, dataset_folder, has_val_split, on_disk
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("names", nargs="+", help="dataset names (config/datasets/<name>.yaml)")
+    ap.add_argument("names", nargs="*", help="dataset names (config/datasets/<name>.yaml)")
+    ap.add_argument("--models", action="store_true", help="fetch every model the config names into the Hugging Face "
+                    "cache instead (synrec/model_fetch.py)")
+    ap.add_argument("--configfile", nargs="+", default=[], help="with --models: config files over config/config.yaml, "
+                    "as given to snakemake")
     ap.add_argument("--data-root", default="data")
     ap.add_argument("--from", dest="source", default=None, help="take archives and split files from this folder")
     ap.add_argument("--config-dir", default="config/datasets")
     ap.add_argument("--hub", action="store_true", help="fetch the YAML's hub_webdataset copy (the test split, for the "
                     "zero-shot study) from the Hugging Face hub instead")
     args = ap.parse_args(argv)
+    if args.models:
+        from .config import check_config_files
+        from .model_fetch import fetch_models
+
+        try:
+            lines, failed = fetch_models(check_config_files(args.configfile))
+        except SynrecError as exc:
+            print(f"synrec: {exc}")
+            return 1
+        print("\n".join(lines))
+        return 1 if failed else 0
+    if not args.names:
+        ap.error("name the datasets to fetch, or give --models")
     failed = 0
     for name in args.names:
         try:
