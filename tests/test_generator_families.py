@@ -121,6 +121,12 @@ def test_real_guidance_runs_on_every_family_with_img2img(generators, family, tmp
                          progress=False, reference=lambda item: refs[item[4]].resize((32, 32)))
     images, labels = _images(out)
     assert labels == [0, 0, 1, 1] and images[0].shape == (16, 16, 3)
+    from synrec.stores import ImageStore, merge_shards
+
+    merged = merge_shards([out], tmp_path / "merged.h5", {"dataset": "ds"})
+    assert merged and ImageStore(tmp_path / "merged.h5").attrs["noise_std"] == pytest.approx(rg["noise_std"])
+    if family in ("sd3", "flux"):  # the flow sigma applied travels into the store, as the start timestep does
+        assert ImageStore(tmp_path / "merged.h5").attrs["sigma"] == pytest.approx(rg["sigma"])
 
 
 def test_the_true_size_denoisers_have_their_published_parameter_counts():
