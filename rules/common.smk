@@ -20,6 +20,7 @@ from synrec.few_shot_methods import METHODS as FS_METHODS
 from synrec.few_shot_methods import synthetic_source
 from synrec.generation import SPEED_DEFAULTS, n_chunks
 from synrec.models import local_model_path
+from synrec.models import offline_jobs as synrec_offline_jobs
 from synrec.prepare import how_to_get as synrec_how_to_get
 from synrec.pretrain_data import blocks as pt_block_ids
 from synrec.pretrain_data import per_class as pt_per_class_count
@@ -39,6 +40,7 @@ try:
     validate(config, CONFIG_SCHEMA, "workflow config (config/config.yaml + --configfile/--config)")
     check_cross_fields(config)
     synrec_cpu_isa.pin(config["cpu_isa"])  # before any job starts: jobs inherit the environment
+    synrec_offline_jobs()  # HF_HUB_OFFLINE=1 for every job, unless set otherwise: models are checked before
     DATASETS = {name: load_dataset_config(name, config["dataset_config_dir"]) for name in config["datasets"]}
     PT = config["pretraining"]
     PT_TABLES = PT["tables"]

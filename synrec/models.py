@@ -23,6 +23,14 @@ from .errors import SynrecError
 LOCAL_DIR = "local-dir:"
 
 
+def offline_jobs(environ=os.environ) -> str:
+    """Jobs run with ``HF_HUB_OFFLINE=1`` unless the environment says otherwise: every model is checked in the cache
+    before a job is submitted (:func:`check_model`), so a job never needs the network, and a file missing on a
+    compute node fails in one line at once instead of after minutes of retries. Set by the workflow, inherited by
+    local jobs and exported to SLURM jobs; returns the value in force."""
+    return environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -53,6 +53,8 @@ def rule_log(log_files, name: str):
     t0 = time.time()
     torch = sys.modules.get("torch")  # the kernels' instruction set, where the job computes with torch
     isa = f" (CPU kernels: {torch.backends.cpu.get_cpu_capability()})" if torch is not None else ""
+    if os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false", "False"):  # the workflow sets it for its jobs
+        isa += " (Hugging Face hub online: this job may download)"
     print(f"[synrec] {name} started{isa}", flush=True)
 
     def one_line(msg: str):

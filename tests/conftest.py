@@ -98,12 +98,13 @@ def copy_workflow(root: Path, demo_models: Path | None = None) -> Path:
 TEST_CORES = os.environ.get("SYNREC_TEST_CORES", "2")
 
 
-def snakemake(cwd, *args, check=True, overrides=(), fake_gpus=False):
-    """Snakemake on the demo config in the project ``cwd``; an AssertionError with its output tails if it fails."""
+def snakemake(cwd, *args, check=True, overrides=(), fake_gpus=False, unset=()):
+    """Snakemake on the demo config in the project ``cwd``; an AssertionError with its output tails if it fails.
+    ``unset``: environment variables the run does not get (HF_HUB_OFFLINE: the workflow must set it itself)."""
     # targets first: --configfile takes every following word up to the next option
     cmd = [sys.executable, "-m", "snakemake", *args, "--cores", TEST_CORES, "--configfile", "config/demo.yaml",
            *overrides]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in unset} | {"PYTHONUNBUFFERED": "1"}
     if fake_gpus:  # every job's torch reports two GPUs that any CUDA call then fails to find (tests/fake_gpu)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests" / "fake_gpu"), env.get("PYTHONPATH")]))
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)

@@ -108,3 +108,19 @@ def test_a_named_generators_own_batch_size_and_job_split_win_over_the_generation
                                                       "background_encode": True}
     assert throughput_settings(smk, "generation", "flux") == {"batch_size": 4, "classes_per_job": 8,
                                                               "background_encode": True}
+
+
+def test_a_job_says_in_its_first_line_when_the_hub_is_online_and_the_workflow_sets_it_offline(tmp_path, monkeypatch):
+    from synrec.models import offline_jobs
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with rule_log([str(tmp_path / "a.log")], "job"):
+        pass
+    assert "Hugging Face hub online: this job may download" in (tmp_path / "a.log").read_text().splitlines()[0]
+    env = {}
+    assert offline_jobs(env) == "1" and env == {"HF_HUB_OFFLINE": "1"}  # what the workflow does at parse time
+    assert offline_jobs({"HF_HUB_OFFLINE": "0"}) == "0"  # a user who wants the hub online keeps it
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with rule_log([str(tmp_path / "b.log")], "job"):
+        pass
+    assert "online" not in (tmp_path / "b.log").read_text()
