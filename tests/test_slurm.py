@@ -124,7 +124,7 @@ def test_readme_cluster_command_runs_jobs_under_slurm_survives_a_kill_and_matche
     assert (project / "results/table1.csv").read_text() == (local / "results/table1.csv").read_text()
     with open(project / "results/table1.csv") as f:
         row = next(r for r in csv.DictReader(f) if r["Dataset"] == "Demo-Shapes")
-    assert num(row["CLIP-RN50"]) > 35 and num(row["CLIP-RN50+SYN"]) > 35
+    assert num(row["CLIP-RN50"]) > 30 and num(row["CLIP-RN50+SYN"]) > 30
     again = subprocess.run(_cmd("--profile", "slurm", "results/table1.csv"), cwd=project, env=env,
                            capture_output=True, text=True)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

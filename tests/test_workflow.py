@@ -4,6 +4,7 @@ workflow in a temp dir. Slow (a few minutes on 2 cores): marked `slow`, run by d
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +24,10 @@ def project(tmp_path_factory, demo_models):
 
 def test_one_dataset_target_runs_only_its_own_jobs(project):
     target = "results/zeroshot/demo_shapes/RN50/LE+CF-SCE.json"
-    snakemake(project, target)
+    snakemake(project, target, unset=("HF_HUB_OFFLINE",))  # the workflow's jobs run offline on their own
     rec = json.loads((project / target).read_text())
     assert rec["dataset"] == "demo_shapes" and rec["variant"] == "LE+CF-SCE" and rec["backbone"] == "RN50"
-    assert 0 <= rec["metrics"]["acc1"] <= 100 and rec["metrics"]["n"] == 128  # 4 classes x 32 test images
+    assert 0 <= rec["metrics"]["acc1"] <= 100 and rec["metrics"]["n"] == 1024  # 4 classes x 256 test images
     assert rec["n_train"] == 4 * 8  # CF budget: 8 per class out of 16 generated
     assert rec["models"]["clip"]["model"] == "local-dir:resources/tiny/clip-RN" and rec["seed"] == 0
     assert len(rec["history"]) == 100 and len(rec["config_hash"]) == 16
@@ -35,7 +36,8 @@ def test_one_dataset_target_runs_only_its_own_jobs(project):
     assert not (project / "work/demo/demo_shapes/features/ViT-B-16").exists()
     log = (project / "work/demo/logs/classifier_tuning/demo_shapes-RN50-LE+CF-SCE.log").read_text()
     assert log.count("top-1") == 1
-    assert log.splitlines()[0].endswith("(CPU kernels: AVX2)")  # the demo's cpu_isa, on any x86 host
+    # the demo's cpu_isa, on any x86 host; the hub offline (issue 30), though the run was started without it
+    assert log.splitlines()[0].endswith("(CPU kernels: AVX2)"), log.splitlines()[0]
     assert rec["metrics"]["acc1_ci95"][0] <= rec["metrics"]["acc1"] <= rec["metrics"]["acc1_ci95"][1]
 
 
@@ -78,6 +80,7 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     assert all(p.startswith("a photo of ") for p in store.prompts())
     check_few_shot_outputs(project)
     check_pretraining_outputs(project)
+    check_generators(project, rows)
     # one HTML page with every table and figure
     snakemake(project, "--report", "report.html")
     html = (project / "report.html").read_text(errors="replace")
@@ -94,6 +97,18 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     out = snakemake(project, "-n", overrides=["gs.yaml"])
     assert "generate" in out.stdout and "Nothing to be done" not in out.stdout + out.stderr
     _another_model_and_back_reruns_nothing(project)
+
+
+def test_a_finished_project_moved_elsewhere_has_nothing_to_do(project, tmp_path):
+    """Issue 30: a project moved to another folder (scratch, say) with its work/ and results/, copied as `cp -a` or
+    `rsync -a` copy (modification times kept): nothing in the params, inputs or manifests holds the old path, so a
+    dry run there plans no job."""
+    if not (project / "results/table1.csv").exists():
+        snakemake(project)
+    moved = tmp_path / "elsewhere" / "project"
+    shutil.copytree(project, moved, symlinks=True, ignore=shutil.ignore_patterns("locks"))  # copy2: times kept
+    out = snakemake(moved, "-n")
+    assert "Nothing to be done" in out.stdout + out.stderr, out.stdout[-2000:]
 
 
 def _another_model_and_back_reruns_nothing(project):
@@ -193,7 +208,7 @@ def _changed_content_reruns(project, target, feats, old_feats):
     for args in ((), ("--forcerun", "features")):
         out = snakemake(project, target, *args, check=False)
         assert out.returncode != 0 and "synrec: 1 input(s) missing or incomplete, nothing was submitted:" in out.stderr
-        assert "dataset 'demo_shapes' split 'test' is incomplete: test: 1 of 128 listed images" in out.stderr
+        assert "dataset 'demo_shapes' split 'test' is incomplete: test: 1 of 1024 listed images" in out.stderr
         assert (project / target).exists() and feats.exists()  # nothing was run, so nothing was deleted
     # the image back as it was: so is the manifest, and nothing reruns
     shutil.copy2(kept, gone)
@@ -272,7 +287,7 @@ def check_zero_shot_effects(rows):
     header, body = rows[0], rows[1:]
     for backbone in ("RN50", "ViT-B-16"):
         clip, syn = header.index(f"CLIP-{backbone}"), header.index(f"CLIP-{backbone}+SYN")
-        assert all(num(r[clip]) > 35 for r in body), (backbone, body)
+        assert all(num(r[clip]) > 30 for r in body), (backbone, body)  # 1,024 test images: +5 is far from chance
         average = body[-1]
         assert average[0] == "Average", average
         delta = average[header.index(f"delta {backbone}")]
@@ -286,7 +301,7 @@ def check_zero_shot_effects(rows):
 def check_few_shot_effects(fig):
     """More real shots help the methods that learn from them (Figure 1's rising curves)."""
     acc = {(r["method"], int(r["shots"])): float(r["acc1_mean"]) for r in fig}
-    assert acc[("CT w. init", 4)] > acc[("CT w. init", 1)] + 5, acc
+    assert acc[("CT w. init", 4)] > acc[("CT w. init", 1)] + 3, acc
     assert acc[("Tip-Adapter", 4)] > acc[("Tip-Adapter", 1)] + 5, acc
     # Tip-Adapter-F as released (keys trained on augmented views, alpha/beta searched after on 16 val images) gains
     # less in the demo than training-free Tip-Adapter; the README says so
@@ -316,6 +331,35 @@ def check_tip_search(project, tip):
     assert grid[(tip["settings"]["alpha"], tip["settings"]["beta"])] == max(grid.values()), (tip["settings"], grid)
 
 
+def check_generators(project, table1):
+    """Issue 28: two generator families under one protocol. The default generator's column is Table 1's RN50 run,
+    cell for cell; the SD3-shaped stand-in has its own store, model and results, from the same prompts and seeds;
+    it learned nothing, so its images teach CLIP less than the trained Stable Diffusion's."""
+    import h5py
+
+    with open(project / "results/generators.csv") as f:
+        g = list(csv.reader(f))
+    assert g[0] == ["Dataset", "CLIP", "+SYN SD (trained)", "delta SD (trained)", "h/1k img SD (trained)",
+                    "+SYN SD3 stand-in (random)", "delta SD3 stand-in (random)", "h/1k img SD3 stand-in (random)"]
+    assert [r[0] for r in g[1:]] == ["Demo-Shapes", "Demo-CIFAR", "Average"]
+    for mine, t1 in zip(g[1:], table1[1:]):
+        assert mine[1:4] == t1[2:5], (mine, t1)  # CLIP, +SYN and the gain of Table 1's RN50 columns
+        assert all(c.endswith(" (cpu)") and float(c.split()[0]) > 0 for c in (mine[4], mine[7])), mine
+    assert num(g[3][2]) > num(g[3][5]) + 5, g[3]  # the trained generator's images help more
+    sd3 = json.loads((project / "results/zeroshot/demo_cifar/RN50/LE@sd3+CF-SCE.json").read_text())
+    assert sd3["models"]["text_to_image"]["model"] == "resources/tiny/gen-sd3" and sd3["variant"] == "LE@sd3+CF-SCE"
+    stores = {s: project / f"work/demo/demo_cifar/synthetic/{s}/images.h5" for s in ("LE", "LE@sd3")}
+    seeds = {}
+    for s, path in stores.items():
+        with h5py.File(path, "r") as f:
+            seeds[s] = f["seeds"][:].tolist()
+    assert seeds["LE"] == seeds["LE@sd3"] and len(seeds["LE"]) == 64  # the same prompts, the same seeds
+    from synrec.stores import ImageStore
+
+    assert ImageStore(stores["LE@sd3"]).prompts() == ImageStore(stores["LE"]).prompts()
+    assert ImageStore(stores["LE@sd3"]).attrs["model"] == "resources/tiny/gen-sd3"
+
+
 def check_pretraining_outputs(project):
     import torch
 
@@ -331,14 +375,16 @@ def check_pretraining_outputs(project):
     assert tables["table10"][1][2:] == [tables["table10"][1][2], "-", "-"]
     # cells hold what the transfer results say; random weights without pre-training is one job for both VOC tables
     voc = json.loads((project / "results/transfer/voc/resnet10t/none/none/0/random.json").read_text())
-    assert tables["table10"][1][2] == tables["table11"][1][2] == f"{voc['metrics']['ap50']:.2f}"
+    lo, hi = voc["metrics"]["ap50_ci95"]  # its interval over the 12 test pictures (synrec.ap50)
+    assert tables["table10"][1][2] == tables["table11"][1][2] == f"{voc['metrics']['ap50']:.2f} [{lo:.2f}, {hi:.2f}]"
+    assert lo <= voc["metrics"]["ap50"] <= hi and lo < hi
     assert voc["metrics"]["ap50"] > 5  # four epochs on 24 pictures of 4 classes: the detector learns a little
     cells = [c for t in ("table10", "table11") for r in tables[t][1:] for c in r[2:] if c != "-"]
     assert len(set(cells)) == len(cells) - 1, cells  # distinct cells (but the shared no-pre-training one): a swap shows
     moco = json.loads((project / "results/transfer/voc/resnet10t/mocov2/IN-2K/M/random.json").read_text())
-    assert tables["table11"][3][4] == f"{moco['metrics']['ap50']:.2f}" and moco["n_train"] == 24
+    assert tables["table11"][3][4].startswith(f"{moco['metrics']['ap50']:.2f} [") and moco["n_train"] == 24
     c100 = json.loads((project / "results/transfer/cifar/resnet10t/supervised/C100/M/random.json").read_text())
-    assert tables["table8"][2][4].startswith(f"{c100['metrics']['acc1']:.2f} [") and c100["metrics"]["n"] == 4 * 32
+    assert tables["table8"][2][4].startswith(f"{c100['metrics']['acc1']:.2f} [") and c100["metrics"]["n"] == 4 * 256
     # the pre-trained backbone: M = 64 images over IN-2K's 8 classes, read as a prefix of the shared shards
     ck = torch.load(project / "work/demo/pretrain/models/mocov2/resnet10t/IN-2K/M/random.pt", weights_only=False)
     assert ck["images"] == 64 and ck["method"] == "mocov2" and not any(k.startswith("fc.") for k in ck["backbone"])
@@ -409,7 +455,7 @@ def test_relabelled_classes_give_every_class_the_same_results(project, demo_mode
 
 def test_the_cost_estimate_stands_beside_the_actuals_of_a_run(project, tmp_path):
     target = "results/zeroshot/demo_shapes/RN50/LE+CF-SCE.json"
-    snakemake(project, target)
+    snakemake(project, target, unset=("HF_HUB_OFFLINE",))  # the workflow's jobs run offline on their own
     tp = tmp_path / "throughput"  # made-up rates, so the expected estimate is plain arithmetic
     tp.mkdir()
     (tp / "generation_throughput.json").write_text(json.dumps({
