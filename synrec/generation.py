@@ -9,7 +9,9 @@ and whether the pipeline's safety checker (if it has one, as Stable Diffusion ch
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -95,16 +97,20 @@ def apply_speed_settings(pipe, gen_cfg: dict):
     return pipe
 
 
+@functools.lru_cache(maxsize=None)
+def _call_parameters(cls) -> frozenset | None:
+    """The keyword names ``cls.__call__`` takes; None when it takes ``**kwargs`` (read once per pipeline class)."""
+    params = inspect.signature(cls.__call__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return frozenset(params)
+
+
 def call_arguments(pipe, kwargs: dict) -> dict:
     """The ``kwargs`` the pipeline's ``__call__`` takes: img2img pipelines of SD 1.x/SDXL take no ``height``/``width``
     (their size is the reference's); a pipeline with ``**kwargs`` takes everything, as before."""
-    import inspect
-
-    target = getattr(pipe, "pipe", pipe)  # a GuidedPipeline's inner pipeline
-    params = inspect.signature(type(target).__call__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return kwargs
-    return {k: v for k, v in kwargs.items() if k in params}
+    names = _call_parameters(type(getattr(pipe, "pipe", pipe)))  # (a GuidedPipeline's inner pipeline)
+    return kwargs if names is None else {k: v for k, v in kwargs.items() if k in names}
 
 
 def denoiser(pipe):

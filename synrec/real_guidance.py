@@ -174,10 +174,11 @@ def _flow_scheduler(pipe, num_inference_steps: int, height: int, width: int):
     return sched
 
 
-def flow_start(pipe, num_inference_steps: int, strength: float, height: int, width: int) -> tuple[float, float] | None:
+def flow_start(pipe, num_inference_steps: int, strength: float, height: int, width: int,
+               sched=None) -> tuple[float, float] | None:
     """``(timestep, sigma)`` a flow-matching img2img pipeline starts from at ``strength`` (its own
-    ``get_timesteps`` on its own grid); None when the strength leaves no step."""
-    sched = _flow_scheduler(pipe, num_inference_steps, height, width)
+    ``get_timesteps`` on its own grid; ``sched``: that grid already set); None when the strength leaves no step."""
+    sched = sched or _flow_scheduler(pipe, num_inference_steps, height, width)
     _, steps = type(pipe).get_timesteps(SimpleNamespace(scheduler=sched), num_inference_steps, strength, "cpu")
     if steps < 1:
         return None
@@ -187,10 +188,10 @@ def flow_start(pipe, num_inference_steps: int, strength: float, height: int, wid
 
 def flow_strength(pipe, num_inference_steps: int, target_sigma: float, height: int, width: int) -> float:
     """The strength whose img2img start has the grid sigma nearest ``target_sigma`` (the smallest such strength)."""
-    best = None
+    best, sched = None, _flow_scheduler(pipe, num_inference_steps, height, width)  # the grid, set once
     for j in range(1, 2 * num_inference_steps + 1):
         strength = j / (2 * num_inference_steps)
-        start = flow_start(pipe, num_inference_steps, strength, height, width)
+        start = flow_start(pipe, num_inference_steps, strength, height, width, sched)
         if start is not None and (best is None or abs(start[1] - target_sigma) < best[0] - 1e-12):
             best = (abs(start[1] - target_sigma), strength)
     return best[1]
