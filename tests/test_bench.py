@@ -66,3 +66,18 @@ def test_demo_effects_gives_each_effect_its_paired_interval_and_the_runs_verdict
     assert vit.split()[-1] == "resolved" and vit.count("resolved") == 3
     assert rn.split()[-1] == "noise"
     assert text.strip().endswith("2 effects; the runs agree on 2; resolved in every run: 1")
+
+
+def test_compare_results_names_what_differs_beyond_the_ignored_keys_and_job_times_parse_a_log(tmp_path):
+    for name, acc in (("a", 50.0), ("b", 50.0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "r.json").write_text(json.dumps({"metrics": {"acc1": acc}, "created": name}))
+        (tmp_path / name / "t.csv").write_text("x\n1\n" if name == "a" else "x\n2\n")
+    text = run("bench/compare_results.py", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert text.splitlines()[0] == "2 files in both: 1 identical, 1 differ" and "differ: t.csv" in text
+    sys.path.insert(0, str(REPO / "bench"))
+    from demo_job_times import job_times
+
+    log = ("[Mon Dec  7 15:09:40 2026]\nrule features:\n    jobid: 3\n[Mon Dec  7 15:09:47 2026]\nFinished jobid: 3\n"
+           "[Mon Dec  7 15:09:47 2026]\nlocalrule table1:\n    jobid: 1\n[Mon Dec  7 15:09:48 2026]\nFinished job 1.\n")
+    assert job_times(log) == [("features", 7.0), ("table1", 1.0)]
