@@ -21,8 +21,7 @@ def generator_spec(strategy):
 
 def generation_config(strategy=None):
     """config['generation'] with the settings a named generator changes."""
-    generator = split_strategy(strategy)[1] if strategy else None
-    return {**config["generation"], **(GENERATORS[generator].get("generation", {}) if generator else {})}
+    return synrec_generation_settings(config, strategy)
 
 
 def image_settings(strategy=None):

@@ -124,6 +124,12 @@ def config_hash(config: dict) -> str:
     return stable_hash({k: v for k, v in config.items() if not k.startswith("_")})
 
 
+def generation_settings(config: dict, strategy: str | None = None) -> dict:
+    """``config['generation']`` with the settings that the strategy's named generator (``LE@<name>``) changes."""
+    name = (strategy or "").partition("@")[2]
+    return {**config["generation"], **(config["generators"][name].get("generation", {}) if name else {})}
+
+
 def check_cross_fields(config: dict) -> None:
     """The checks one schema cannot express: every backbone named by a study is a key of ``models.clip``, and every
     pre-training table names label spaces, amounts and models that have settings. Raises a one-line SynrecError."""

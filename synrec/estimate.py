@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import check_config_files, load_class_list, load_dataset_config
+from .config import check_config_files, generation_settings, load_class_list, load_dataset_config
 from .errors import SynrecError
 from .generation import chunk_classes
 
@@ -130,8 +130,7 @@ class Estimator:
         return self.assumptions[key][0]
 
     def generation_config(self, strategy: str) -> dict:
-        name = strategy.partition("@")[2]
-        return {**self.cfg["generation"], **(self.cfg["generators"][name].get("generation", {}) if name else {})}
+        return generation_settings(self.cfg, strategy)
 
     def seconds_per_image(self, strategy: str) -> float:
         """Generation seconds per image: SD v1-4's measured rate at the configured steps; for a named generator,

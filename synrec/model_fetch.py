@@ -19,12 +19,12 @@ cache and what is missing (exit status 1 if anything is).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .errors import SynrecError
 from .manifest_run import model_roles
 from .models import LOCAL_DIR, _hub_hint, local_model_path
+from .runlog import hub_offline
 
 
 def _size(path: str | Path) -> int:
@@ -63,7 +63,7 @@ def _pipeline(spec: dict, safety_checker: bool) -> Path:
 def _seq2seq(spec: dict) -> Path:
     from huggingface_hub import list_repo_files, snapshot_download
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    offline = hub_offline()
     weights = ["*.safetensors"]
     if not offline and not any(f.endswith(".safetensors") for f in list_repo_files(spec["model"])):
         weights = ["*.bin"]

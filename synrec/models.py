@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .errors import SynrecError
+from .runlog import hub_offline
 
 LOCAL_DIR = "local-dir:"
 
@@ -68,7 +69,7 @@ def local_model_path(spec: dict) -> str | None:
 
 
 def _hub_hint() -> str:
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    offline = hub_offline()
     home = os.environ.get("HF_HOME", "~/.cache/huggingface")
     return f"HF_HOME={home}, offline={'yes' if offline else 'no'}"
 
@@ -126,7 +127,7 @@ def _check_hub(what: str, repo_id: str, marker: str) -> None:
 
     if isinstance(try_to_load_from_cache(repo_id, marker), str):
         return
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    offline = hub_offline()
     if offline:
         raise SynrecError(f"{what} '{repo_id}' is not in the Hugging Face cache ({_hub_hint()}): fetch it where there "
                           f"is network (`hf download {repo_id}`; {FETCH_ALL}), or name a local folder")

@@ -38,6 +38,11 @@ def _free(filename: str) -> str:
         return "free space unknown"
 
 
+def hub_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` says the Hugging Face hub is off (as huggingface_hub reads it)."""
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+
+
 @contextlib.contextmanager
 def rule_log(log_files, name: str):
     """Redirect stdout/stderr (tqdm bars included) into the rule's log for the duration of the block."""
@@ -53,7 +58,7 @@ def rule_log(log_files, name: str):
     t0 = time.time()
     torch = sys.modules.get("torch")  # the kernels' instruction set, where the job computes with torch
     isa = f" (CPU kernels: {torch.backends.cpu.get_cpu_capability()})" if torch is not None else ""
-    if os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false", "False"):  # the workflow sets it for its jobs
+    if not hub_offline():  # the workflow sets it for its jobs
         isa += " (Hugging Face hub online: this job may download)"
     print(f"[synrec] {name} started{isa}", flush=True)
 
@@ -126,7 +131,9 @@ def throughput_settings(smk, section: str, generator: str | None = None) -> dict
     """
     if section not in THROUGHPUT_KEYS:
         raise KeyError(f"throughput_settings: '{section}' has no throughput-only keys ({sorted(THROUGHPUT_KEYS)})")
-    settings = dict(smk.config[section])
+    settings = smk.config[section]
     if generator:  # a named generator's own batch size or job split
-        settings.update(smk.config["generators"][generator].get("generation", {}))
+        from .config import generation_settings
+
+        settings = generation_settings(smk.config, f"@{generator}")
     return {k: settings[k] for k in THROUGHPUT_KEYS[section] if k in settings}
