@@ -59,6 +59,20 @@ EFFECTS = [
      [f"{BN}/4shot-seed1/syn-bn-train.json"]),
     *[(f"Table 7: mix > {name}, {k} shot(s)", fs("mix-RG", k), fs(m, k))
       for k in (1, 4) for m, name in (("syn2real-RG", "syn->real"), ("real2syn-RG", "real->syn"))],
+    # issue 29: CLIP-LoRA (a peer) beside the paper's methods; the paper makes no claim on these, the "paper's side"
+    # here is the peer's published one (CLIP-LoRA gains from shots and beats zero-shot CLIP and CoOp)
+    *[(f"Strategies: CLIP-LoRA > zero-shot CLIP, {k} shot(s)", fs("clip-lora", k),
+       [f"{ZS}/demo_shapes/RN50/CLIP.json"]) for k in (1, 4)],
+    ("Strategies: CLIP-LoRA, 4 shots > 1 shot", fs("clip-lora", 4), fs("clip-lora", 1)),
+    *[(f"Strategies: CLIP-LoRA > CoOp, {k} shot(s)", fs("clip-lora", k), fs("coop", k)) for k in (1, 4)],
+    *[(f"Strategies: CLIP-LoRA w. Syn (RG) > CLIP-LoRA, {k} shot(s)", fs("clip-lora-RG", k), fs("clip-lora", k))
+      for k in (1, 4)],
+    *[(f"Strategies: CLIP-LoRA w. Syn > CT w. Syn (mix-RG), {k} shot(s)", fs("clip-lora-RG", k), fs("mix-RG", k))
+      for k in (1, 4)],
+    ("Strategies: DataDream, 4 shots > 1 shot", fs("clip-lora-DD", 4), fs("clip-lora-DD", 1)),
+    *[(f"Strategies: DataDream > CLIP-LoRA, {k} shot(s)", fs("clip-lora-DD", k), fs("clip-lora", k)) for k in (1, 4)],
+    *[(f"Strategies: DataDream > CT w. Syn (mix-RG), {k} shot(s)", fs("clip-lora-DD", k), fs("mix-RG", k))
+      for k in (1, 4)],
 ]
 
 

@@ -74,6 +74,58 @@ rule real_guidance:
         "../scripts/real_guidance.py"
 
 
+rule datadream_lora:
+    """DataDream: LoRA adapters on the generator (UNet and text encoder) trained on the shots, one per class of a
+    group of classes (mode per_class), or one on every class's shots (per_dataset: chunk 00000 only)."""
+    input:
+        split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        train_manifest=lambda w: data_manifest(w.dataset, "train"),
+        model=model_manifest("text_to_image"),
+    output:
+        directory(f"{WORK}/{{dataset}}/fewshot/datadream/{{shots}}shot-seed{{fseed}}/lora-{{chunk}}"),
+    log:
+        log_path("datadream_lora", "{dataset}-{shots}shot-seed{fseed}-{chunk}"),
+    benchmark:
+        benchmark_path("datadream_lora", "{dataset}-{shots}shot-seed{fseed}-{chunk}")
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        train_split=FS["train_split"],
+        datadream=FS["datadream"],
+        generation=image_settings("DD-"),
+        model=config["models"]["text_to_image"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/datadream_lora.py"
+
+
+rule datadream_generate:
+    """DataDream's images of a group of classes: each class from the generator with its LoRA on."""
+    input:
+        lora=lambda w: datadream_lora_dir(w),
+        model=model_manifest("text_to_image"),
+    output:
+        temp(f"{WORK}/{{dataset}}/synthetic/DD-{{shots}}shot-seed{{fseed}}/shards/{{chunk}}.h5"),
+    log:
+        log_path("datadream_generate", "{dataset}-{shots}shot-seed{fseed}-{chunk}"),
+    benchmark:
+        benchmark_path("datadream_generate", "{dataset}-{shots}shot-seed{fseed}-{chunk}")
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        datadream=FS["datadream"],
+        generation=image_settings("DD-"),
+        model=config["models"]["text_to_image"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/datadream_generate.py"
+
+
 rule real_filter:
     input:
         syn=f"{WORK}/{{dataset}}/features/{FS['backbone']}/syn-LE.h5",
@@ -140,6 +192,34 @@ rule coop:
         "../scripts/coop.py"
 
 
+rule clip_lora:
+    """CLIP-LoRA: peft adapters on the attention of both CLIP encoders, trained on the shots (and, for
+    clip-lora-RG / clip-lora-B, on synthetic images beside them); tested by re-encoding the test split."""
+    input:
+        unpack(clip_lora_inputs),
+    output:
+        result=f"{RESULTS}/fewshot/{{dataset}}/{{backbone}}/{{shots}}shot-seed{{fseed}}/{{clmethod}}.json",
+        adapters=directory(f"{WORK}/{{dataset}}/fewshot/{{backbone}}/{{clmethod}}-{{shots}}shot-seed{{fseed}}"),
+    log:
+        log_path("clip_lora", "{dataset}-{backbone}-{shots}shot-seed{fseed}-{clmethod}"),
+    benchmark:
+        benchmark_path("clip_lora", "{dataset}-{backbone}-{shots}shot-seed{fseed}-{clmethod}")
+    conda:
+        "../envs/synrec.yaml"
+    threads: max(1, config["features"]["num_workers"])
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        train_split=FS["train_split"],
+        model=lambda w: clip_spec(w.backbone),
+        clip_lora=FS["clip_lora"],
+        synthetic=lambda w: CLIP_LORA_METHODS[w.clmethod],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/clip_lora.py"
+
+
 rule table5:
     input:
         fewshot_results([FS["table5"]["dataset"]], ["mix-B", "mix-RF", "mix-RG"], [FS["table5"]["shots"]]),
@@ -178,7 +258,7 @@ rule table7:
 
 rule figure1:
     input:
-        fewshot=fewshot_results(FS_DATASETS, ["ct-init", "tip", "tip-f", "coop", "mix-RG"]),
+        fewshot=fewshot_results(FS_DATASETS, ["ct-init", "tip", "tip-f", "coop", "mix-RG", *CLIP_LORA_METHODS]),
         zeroshot=[f"{RESULTS}/zeroshot/{d}/{FS['backbone']}/CLIP.json" for d in FS_DATASETS],
     output:
         png=report(f"{RESULTS}/figure1.png", caption="../workflow/report/figure1.rst", category="Few-shot"),
@@ -192,6 +272,34 @@ rule figure1:
         note=config["results_note"],
     script:
         "../scripts/figure1.py"
+
+
+rule strategies_table:
+    """results/strategies.csv (+ .md): the few-shot ways of using real shots and a generator, under one protocol, with
+    their image budgets and the device-hours of each method's own jobs."""
+    input:
+        fewshot=fewshot_results(FS_DATASETS, STRATEGY_METHODS),
+        zeroshot=[f"{RESULTS}/zeroshot/{d}/{FS['backbone']}/CLIP.json" for d in FS_DATASETS],
+    output:
+        csv=report(f"{RESULTS}/strategies.csv", caption="../workflow/report/strategies.rst", category="Few-shot"),
+        md=f"{RESULTS}/strategies.md",
+    log:
+        log_path("strategies_table", "strategies"),
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        datasets=[DATASETS[d] for d in FS_DATASETS],
+        methods=STRATEGY_METHODS,
+        benchmarks=strategy_benchmarks(),
+        syn_per_class={
+            **{m: FS["real_guidance"]["images_per_class"] for m in STRATEGY_METHODS if m.endswith("-RG")},
+            "clip-lora-DD": FS["datadream"]["images_per_class"],
+        },
+        backbone=FS["backbone"],
+        device=config["device"],
+        note=config["results_note"],
+    script:
+        "../scripts/strategies_table.py"
 
 
 rule frozen_bn:

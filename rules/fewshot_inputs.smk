@@ -94,7 +94,7 @@ def frozen_bn_results():
 def few_shot_targets():
     if not FS_DATASETS:
         return []
-    targets = [f"{RESULTS}/figure1.png", f"{RESULTS}/figure1.csv"]
+    targets = [f"{RESULTS}/figure1.png", f"{RESULTS}/figure1.csv", f"{RESULTS}/strategies.csv"]
     if FS["table5"]["dataset"] in FS_DATASETS and FS["table5"]["shots"] in FS["shots"]:
         targets.append(f"{RESULTS}/table5.csv")
     if FS["table6"]["dataset"] in FS_DATASETS:
@@ -102,3 +102,61 @@ def few_shot_targets():
     if FS["table7"]["dataset"] in FS_DATASETS:
         targets.append(f"{RESULTS}/table7.csv")
     return targets
+
+
+CLIP_LORA_METHODS = {"clip-lora": None, "clip-lora-RG": "RG", "clip-lora-DD": "DD"}
+
+
+def clip_lora_inputs(w):
+    """CLIP-LoRA: the shots, the head (its logit scale), the CLIP model, the real splits' manifests and, for
+    clip-lora-RG / clip-lora-DD (DataDream), the split's synthetic images it trains on beside the shots."""
+    inputs = {
+        "split": f"{WORK}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
+        "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
+        "model": clip_manifest(w.backbone),
+        "train_manifest": data_manifest(w.dataset, "train"),
+        "test_manifest": data_manifest(w.dataset, "test"),
+    }
+    syn = CLIP_LORA_METHODS[w.clmethod]
+    if syn:  # RG / DD: the images of this split
+        inputs["syn"] = f"{WORK}/{w.dataset}/synthetic/{syn}-{w.shots}shot-seed{w.fseed}/images.h5"
+    return inputs
+
+
+def datadream_lora_dir(w):
+    """The LoRA folder a DataDream generation chunk needs: its own classes' (per_class) or the one (per_dataset)."""
+    chunk = w.chunk if FS["datadream"]["mode"] == "per_class" else "00000"
+    return f"{WORK}/{w.dataset}/fewshot/datadream/{w.shots}shot-seed{w.fseed}/lora-{chunk}"
+
+
+# The strategies table (issue 29): every few-shot way of using real shots and a generator, one protocol.
+STRATEGY_METHODS = ["ct-init", "tip-f", "coop", "clip-lora", "mix-RG", "clip-lora-RG", "clip-lora-DD"]
+
+
+def strategy_benchmarks():
+    """{method: {dataset: {shots: [[the benchmark files of one seed's own GPU jobs], ...]}}}: what a method runs
+    beyond the features every method shares (train/test features, the zero-shot head). ct-init runs on cached
+    features on a CPU (no job of its own)."""
+
+    def own(m, d, k, s):
+        split = f"{d}-{k}shot-seed{s}"
+        rg = [benchmark_path("real_guidance", f"{split}-{c}") for c in generation_chunks(d, f"RG-{k}shot-seed{s}")]
+        dd_chunks = generation_chunks(d, f"DD-{k}shot-seed{s}")
+        lora_chunks = dd_chunks if FS["datadream"]["mode"] == "per_class" else ["00000"]
+        dd = [benchmark_path("datadream_lora", f"{split}-{c}") for c in lora_chunks]
+        dd += [benchmark_path("datadream_generate", f"{split}-{c}") for c in dd_chunks]
+        b = FS["backbone"]
+        return {
+            "ct-init": [],
+            "tip-f": [benchmark_path("shot_features", f"{d}-{b}-{k}shot-seed{s}")],
+            "coop": [benchmark_path("coop", f"{d}-{b}-{k}shot-seed{s}")],
+            "clip-lora": [benchmark_path("clip_lora", f"{d}-{b}-{k}shot-seed{s}-clip-lora")],
+            "mix-RG": rg + [benchmark_path("features", f"{d}-{b}-syn-RG-{k}shot-seed{s}")],
+            "clip-lora-RG": rg + [benchmark_path("clip_lora", f"{d}-{b}-{k}shot-seed{s}-clip-lora-RG")],
+            "clip-lora-DD": dd + [benchmark_path("clip_lora", f"{d}-{b}-{k}shot-seed{s}-clip-lora-DD")],
+        }[m]
+
+    return {
+        m: {d: {k: [own(m, d, k, s) for s in FS["seeds"]] for k in FS["shots"]} for d in FS_DATASETS}
+        for m in STRATEGY_METHODS
+    }

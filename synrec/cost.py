@@ -302,3 +302,18 @@ def generation_hours_per_1k(benchmarks: list[str | Path], n_images: int) -> floa
             rows = list(csv.DictReader(fh, delimiter="\t"))
         seconds += float(rows[-1]["s"])  # the last repeat (Snakemake's `repeat` benchmarks write one row each)
     return seconds / 3600 / (n_images / 1000) if n_images else None
+
+
+def job_hours(runs: list[list[str | Path]]) -> float | None:
+    """Mean over runs (a method's seeds) of the summed wall-clock hours of each run's jobs, from their Snakemake
+    benchmark files; 0.0 for runs with no job of their own; None when a file is missing."""
+    if not runs:
+        return None
+    total = 0.0
+    for files in runs:
+        for path in files:
+            if not Path(path).is_file():
+                return None
+            with open(path) as fh:
+                total += float(list(csv.DictReader(fh, delimiter="\t"))[-1]["s"])
+    return total / 3600 / len(runs)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from .clip_lora import DEFAULTS as CLIP_LORA_DEFAULTS
 from .config import check_config_files, generation_settings, load_class_list, load_dataset_config
 from .errors import SynrecError
 from .generation import chunk_classes
@@ -218,6 +219,27 @@ class Estimator:
             epochs = co["dataset_epochs"].get(w["dataset"], co["epochs"][str(shots)])
             steps = epochs * math.ceil(c * shots / co["batch_size"])
             work = steps * c * self.a("coop_text_gflop") * 1e9 / (t["unet_tflops"] * 1e12)
+        elif rule == "clip_lora":  # per step: a batch per stream through the image encoder, C prompts through the
+            # text encoder, forward and backward; then the test split re-encoded once
+            cl, c, shots = {**CLIP_LORA_DEFAULTS, **fs["clip_lora"]}, self.classes(w["dataset"]), int(w["shots"])
+            steps = cl["iters_per_shot"] * shots
+            images = min(cl["batch_size"], c * shots) + (cl["batch_size"] if w["clmethod"] != "clip-lora" else 0)
+            step = (images * self.a("backward_over_forward") * self.clip_forward(w["backbone"])
+                    + c * self.a("coop_text_gflop") * 1e9 / (t["unet_tflops"] * 1e12))
+            work = steps * step + self.a("real_split_images") * self.clip_forward(w["backbone"])
+        elif rule == "datadream_lora":  # per LoRA: steps x batch images through the UNet, forward and backward
+            dd, c = fs["datadream"], self.classes(w["dataset"])
+            groups = (len(chunk_classes(int(w["chunk"]), c, dd["classes_per_job"])) if dd["mode"] == "per_class"
+                      else 1)
+            per_lora = c * int(w["shots"]) // (c if dd["mode"] == "per_class" else 1)
+            steps = dd["epochs"] * math.ceil(per_lora / dd["batch_size"])
+            unet_call = t["gen_s_per_image"] * share / (t.get("gen_steps", 50) * 2)  # one UNet pass, one image (CFG)
+            batch = min(dd["batch_size"], per_lora)
+            work = groups * steps * batch * self.a("backward_over_forward") * unet_call
+        elif rule == "datadream_generate":
+            dd = fs["datadream"]
+            n = len(chunk_classes(int(w["chunk"]), self.classes(w["dataset"]), dd["classes_per_job"]))
+            work = n * dd["images_per_class"] * s_img
         elif rule == "from_scratch":
             t4 = cfg["table4"]
             c = self.classes(w["dataset"])

@@ -154,8 +154,19 @@ def _run(pipe, items: list[tuple], seeds: list[int], gen_cfg: dict, reference) -
     return list(result.images), None if flagged is None else [bool(f) for f in flagged]
 
 
+def _batches(todo: list[tuple], bs: int, by_class: bool):
+    """Consecutive batches of at most ``bs`` items; with ``by_class`` none spans two classes (labels)."""
+    start = 0
+    while start < len(todo):
+        end = min(start + bs, len(todo))
+        if by_class:
+            end = next((i for i in range(start + 1, end) if todo[i][0] != todo[start][0]), end)
+        yield todo[start:end]
+        start = end
+
+
 def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attrs: dict, progress: bool = True,
-                   reference=None) -> Path:
+                   reference=None, adapter=None) -> Path:
     """Run ``plan`` through the pipeline in batches into the shard ``out``; resumes a partial shard.
 
     With ``reference`` (real guidance), plan items carry a fifth field and ``reference(item)`` gives the PIL image
@@ -167,6 +178,9 @@ def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attr
 
     ``gen_cfg['background_encode']``: resize, PNG-encode and write each batch in a worker thread while the pipeline
     generates the next, so the GPU does not wait on the CPU (the bytes are the same; one batch is in flight).
+
+    ``adapter(label)`` (DataDream's per-class LoRAs): called before a batch whose class differs from the previous
+    batch's, to put that class's adapters on the pipeline; batches then never span two classes.
     """
     settings = dict(attrs)
     settings["generation"] = {k: gen_cfg[k] for k in
@@ -195,11 +209,13 @@ def generate_shard(pipe, plan: list[tuple], out: str | Path, gen_cfg: dict, attr
     pending = None
     try:
         todo = plan[writer.n_done:]
-        bs = gen_cfg["batch_size"]
         bar = tqdm(total=len(plan), initial=writer.n_done, desc=f"generate {Path(out).name}", disable=not progress,
                    unit="img")
-        for a in range(0, len(todo), bs):
-            batch = todo[a : a + bs]
+        current = None
+        for batch in _batches(todo, gen_cfg["batch_size"], adapter is not None):
+            if adapter is not None and batch[0][0] != current:
+                current = batch[0][0]
+                adapter(current)
             seeds = [item[3] for item in batch]
             images, flagged = _run(pipe, batch, seeds, gen_cfg, reference)
             regenerated = 0

@@ -13,10 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .atomic import atomic_path  # noqa: E402
 
 
-def _finish(fig, title: str, note: str, out: str | Path) -> None:
-    """Title (with the results note wrapped under it), layout, and an atomic PNG write."""
+def _finish(fig, title: str, note: str, out: str | Path, rect=None) -> None:
+    """Title (with the results note wrapped under it), layout (within ``rect`` of the figure, if given), and an
+    atomic PNG write."""
     fig.suptitle(title + (f"\n{textwrap.fill(note, 90)}" if note else ""), fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(**({"rect": rect} if rect else {}))
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
@@ -95,8 +96,9 @@ def plot_figure1(summary: dict, zeroshot: dict, datasets: list[dict], out: str |
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    axes[0][0].legend(fontsize=7)
-    _finish(fig, "Figure 1: few-shot classification", note, out)
+    handles, labels = axes[0][0].get_legend_handles_labels()  # one legend for all panels, below them
+    fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=7, frameon=False)
+    _finish(fig, "Figure 1: few-shot classification", note, out, rect=(0, 0.04 + 0.03 * -(-len(labels) // 5), 1, 1))
 
 
 def plot_generators(results: dict, datasets: list[dict], generators: list[tuple[str | None, str]], variant: str,

@@ -239,7 +239,27 @@ def table7_rows(summary: dict, dataset: dict, shots: list[int]):
 
 
 FIGURE1_METHODS = {"ct-init": "CT w. init", "tip": "Tip-Adapter", "tip-f": "Tip-Adapter-F", "coop": "CoOp",
-                   "mix-RG": "CT w. Syn"}
+                   "mix-RG": "CT w. Syn", "clip-lora": "CLIP-LoRA", "clip-lora-RG": "CLIP-LoRA w. Syn",
+                   "clip-lora-DD": "DataDream"}
+
+
+def strategies_rows(summary: dict, zeroshot: dict, datasets: list[dict], methods: list[str], shots: list[int],
+                    syn_per_class: dict, hours: dict):
+    """results/strategies.csv: per dataset, zero-shot CLIP, then per shot count each method's top-1 (mean ± std over
+    seeds [95 % interval]), its image budget per class (real shots, synthetic images) and ``hours[(method,
+    dataset, shots)]`` (the device-hours of its own jobs, a string)."""
+    header = ["Dataset", "Shots", "Method", "Top-1 (%)", "Real img/class", "Synthetic img/class", "Own device-hours"]
+    rows = []
+    for d in datasets:
+        z = zeroshot[d["name"]]["metrics"]
+        ci = z.get("acc1_ci95")
+        acc = f"{z['acc1']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+        rows.append([d["title"], 0, "Zero-shot CLIP", acc, 0, 0, "-"])
+        for k in shots:
+            for m in methods:
+                rows.append([d["title"], k, FIGURE1_METHODS[m], _pm(summary[(d["name"], m, k)]), k,
+                             syn_per_class.get(m, 0), hours.get((m, d["name"], k), "/")])
+    return header, rows
 
 
 def figure1_rows(summary: dict, zeroshot: dict, datasets: list[dict]):

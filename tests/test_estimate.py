@@ -88,6 +88,21 @@ def test_every_other_gpu_rule_against_numbers_worked_out_by_hand(est):
         (job("coop", dataset="eurosat", backbone="RN50", shots=16, fseed=1), 2.9 + 20),
         # ImageNet's own 50 epochs: 50 x ceil(1,000 / 32) = 1,600 steps x 1,000 prompts x 0.00029 s = 464 s
         (job("coop", dataset="imagenet", backbone="RN50", shots=1, fseed=1), 464 + 20),
+        # CLIP-LoRA, published settings: 500 x 16 = 8,000 steps, each a batch of 32 shots through RN50 (x 3 for the
+        # backward) and 10 prompts through the text encoder: 0.096 + 0.0029 s; then 10,000 test images once (ASSUMED)
+        (job("clip_lora", dataset="eurosat", backbone="RN50", shots=16, fseed=1, clmethod="clip-lora"),
+         8000 * (0.096 + 0.0029) + 10 + 20),
+        # ... beside synthetic images: a synthetic batch of 32 more per step
+        (job("clip_lora", dataset="eurosat", backbone="RN50", shots=16, fseed=1, clmethod="clip-lora-RG"),
+         8000 * (0.192 + 0.0029) + 10 + 20),
+        # 1 shot: 500 steps of the 10 shots there are
+        (job("clip_lora", dataset="eurosat", backbone="RN50", shots=1, fseed=1, clmethod="clip-lora"),
+         500 * (0.030 + 0.0029) + 10 + 20),
+        # DataDream, per class: 10 LoRAs x 200 epochs x ceil(16 / 8) steps x 8 images x 3 (backward) x one UNet pass
+        # (0.5 s x 0.8 UNet share / (50 steps x 2 CFG calls) = 0.004 s)
+        (job("datadream_lora", dataset="eurosat", shots=16, fseed=1, chunk="00000"), 10 * 400 * 8 * 3 * 0.004 + 20),
+        # its images: 10 classes x 500 at 0.5 s
+        (job("datadream_generate", dataset="eurosat", shots=16, fseed=1, chunk="00000"), 10 * 500 * 0.5 + 20),
         # CIFAR-100 transfer: 50,000 images x 100 epochs at 1,000 (ResNet-50) or 2,000 (DeiT-S) img/s
         (job("transfer_cifar", ptmodel="resnet50", ptmethod="supervised", space="C100", amount="1.2M", init="random"),
          5000 + 20),
@@ -145,6 +160,18 @@ def test_generation_hours_per_1k_images_from_the_jobs_benchmark_files(tmp_path):
     (tmp_path / "b.tsv").write_text(header + "9.0\t0:00:09\t100\n5400.0\t1:30:00\t100\n")  # repeats: the last one
     assert generation_hours_per_1k([tmp_path / "a.tsv", tmp_path / "b.tsv"], 4000) == pytest.approx(2.0 / 4)
     assert generation_hours_per_1k([tmp_path / "a.tsv", tmp_path / "missing.tsv"], 4000) is None
+
+
+def test_a_methods_own_hours_are_the_mean_over_seeds_of_its_jobs_summed(tmp_path):
+    from synrec.cost import job_hours
+
+    header = "s\th:m:s\tmax_rss\n"
+    for name, s in (("a", 1800.0), ("b", 3600.0), ("c", 5400.0)):
+        (tmp_path / f"{name}.tsv").write_text(header + f"{s}\t0:00:00\t100\n")
+    a, b, c = (tmp_path / f"{n}.tsv" for n in "abc")
+    assert job_hours([[a, b], [c]]) == pytest.approx((1.5 + 1.5) / 2)  # seed 1: two jobs; seed 2: one
+    assert job_hours([[], []]) == 0.0  # no job of its own (cached features)
+    assert job_hours([[a], [tmp_path / "missing.tsv"]]) is None
 
 
 def test_a_named_generator_is_priced_by_its_denoisers_flops_and_says_so(est):

@@ -18,8 +18,10 @@ from synrec.cost import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-GPU_RULES = {"prompts", "generate", "features", "text_head", "real_guidance", "frozen_bn", "coop", "shot_features",
-             "partial_tuning", "from_scratch", "generate_pretrain", "pretrain", "transfer_cifar", "transfer_voc"}
+GPU_RULES = {"prompts", "generate", "features", "text_head", "real_guidance", "frozen_bn", "coop", "clip_lora",
+             "datadream_lora", "datadream_generate",
+             "shot_features", "partial_tuning", "from_scratch", "generate_pretrain", "pretrain", "transfer_cifar",
+             "transfer_voc"}
 
 
 def _rules():

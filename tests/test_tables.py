@@ -160,14 +160,39 @@ def test_figure1_rows_per_method_in_shot_order_with_zero_shot_first(tmp_path):
 
     records = [_fs("ct-init", 4, 60.0), _fs("ct-init", 1, 40.0), _fs("tip", 1, 45.0), _fs("mix-RG", 1, 50.0),
                _fs("mix-B", 1, 99.0), _fs("coop", 1, 30.0, dataset="other"), _fs("tip-f", 1, 46.0),
-               _fs("coop", 1, 31.0)]
+               _fs("coop", 1, 31.0), _fs("clip-lora", 1, 52.0), _fs("clip-lora-RG", 1, 55.0),
+               _fs("clip-lora-DD", 1, 57.0)]
     header, rows = figure1_rows(_summary(tmp_path, records), {"euro": rec(35.0)}, [{"name": "euro"}])
     assert header == ["dataset", "method", "shots", "acc1_mean", "acc1_std", "n_seeds", "acc1_ci95_lo",
                       "acc1_ci95_hi"]
     assert [r[:4] for r in rows] == [["euro", "Zero-shot CLIP", 0, "35.00"], ["euro", "CT w. init", 1, "40.00"],
                                      ["euro", "CT w. init", 4, "60.00"], ["euro", "Tip-Adapter", 1, "45.00"],
                                      ["euro", "Tip-Adapter-F", 1, "46.00"], ["euro", "CoOp", 1, "31.00"],
-                                     ["euro", "CT w. Syn", 1, "50.00"]]
+                                     ["euro", "CT w. Syn", 1, "50.00"], ["euro", "CLIP-LoRA", 1, "52.00"],
+                                     ["euro", "CLIP-LoRA w. Syn", 1, "55.00"], ["euro", "DataDream", 1, "57.00"]]
+
+
+def test_strategies_table_has_every_method_per_shot_count_with_its_budget_and_own_hours(tmp_path):
+    from synrec.tables import strategies_rows
+
+    methods = ["ct-init", "tip-f", "coop", "clip-lora", "mix-RG", "clip-lora-RG", "clip-lora-DD"]
+    records = [_fs(m, k, 10.0 * i + k, seed=s) for i, m in enumerate(methods) for k in (1, 4) for s in (1, 2)]
+    records += [_fs("clip-lora", 4, 99.0, dataset="other")]
+    hours = {("clip-lora", "euro", 4): "0.5 (cuda)", ("mix-RG", "euro", 1): "2 (cuda)"}
+    header, rows = strategies_rows(_summary(tmp_path, records), {"euro": rec(35.0)},
+                                   [{"name": "euro", "title": "EuroSAT"}], methods, [1, 4],
+                                   {"mix-RG": 800, "clip-lora-RG": 800, "clip-lora-DD": 500}, hours)
+    assert header == ["Dataset", "Shots", "Method", "Top-1 (%)", "Real img/class", "Synthetic img/class",
+                      "Own device-hours"]
+    assert rows[0] == ["EuroSAT", 0, "Zero-shot CLIP", "35.00", 0, 0, "-"]
+    assert [r[1:3] for r in rows[1:8]] == [[1, "CT w. init"], [1, "Tip-Adapter-F"], [1, "CoOp"], [1, "CLIP-LoRA"],
+                                           [1, "CT w. Syn"], [1, "CLIP-LoRA w. Syn"], [1, "DataDream"]]
+    assert rows[8][1:3] == [4, "CT w. init"] and len(rows) == 1 + 2 * 7
+    by = {(r[1], r[2]): r for r in rows}
+    assert by[(4, "CLIP-LoRA")][3:] == ["34.00 ± 0.00", 4, 0, "0.5 (cuda)"]
+    assert by[(1, "CT w. Syn")][3:] == ["41.00 ± 0.00", 1, 800, "2 (cuda)"]
+    assert by[(1, "CLIP-LoRA w. Syn")][5:] == [800, "/"]  # no benchmark: no hours
+    assert by[(4, "DataDream")][3:6] == ["64.00 ± 0.00", 4, 500]
 
 
 def test_few_shot_cells_and_figure1_carry_the_interval_over_seeds_and_images(tmp_path):

@@ -245,7 +245,8 @@ def check_few_shot_outputs(project):
     with open(project / "results/figure1.csv") as f:
         fig = list(csv.DictReader(f))
     assert {r["method"] for r in fig} == {"Zero-shot CLIP", "CT w. init", "Tip-Adapter", "Tip-Adapter-F", "CoOp",
-                                         "CT w. Syn"}
+                                         "CT w. Syn", "CLIP-LoRA", "CLIP-LoRA w. Syn", "DataDream"}
+    check_strategies(project)
     coop = json.loads((project / "results/fewshot/demo_shapes/RN50/1shot-seed2/coop.json").read_text())
     assert coop["settings"]["epochs_run"] == 20 and len(coop["history"]) == 20 and coop["n_train"] == 4
     with open(project / "results/table6.csv") as f:
@@ -278,6 +279,43 @@ def check_few_shot_outputs(project):
     assert b["settings"]["n_syn"] == 4 * 8  # B: all the CLIP-filtered LE images
     assert 0 < rf["settings"]["n_syn"] < b["settings"]["n_syn"]  # RF drops some of them
     check_few_shot_effects(fig)
+
+
+def check_strategies(project):
+    """Issue 29: CLIP-LoRA and DataDream beside the paper's methods, one protocol, budgets and own hours in
+    results/strategies.csv."""
+    from synrec.stores import ImageStore
+
+    with open(project / "results/strategies.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["Dataset", "Shots", "Method", "Top-1 (%)", "Real img/class", "Synthetic img/class",
+                       "Own device-hours"]
+    assert rows[1][:3] == ["Demo-Shapes", "0", "Zero-shot CLIP"]
+    assert [(r[1], r[2]) for r in rows[2:]] == [(k, m) for k in ("1", "4") for m in (
+        "CT w. init", "Tip-Adapter-F", "CoOp", "CLIP-LoRA", "CT w. Syn", "CLIP-LoRA w. Syn", "DataDream")]
+    by = {(r[1], r[2]): r for r in rows[1:]}
+    assert by[("4", "CLIP-LoRA w. Syn")][4:6] == ["4", "6"] and by[("4", "CLIP-LoRA")][4:6] == ["4", "0"]
+    assert by[("1", "CT w. init")][6] == "0 (cpu)" and by[("1", "CLIP-LoRA")][6].endswith("(cpu)")
+    assert float(by[("1", "CLIP-LoRA")][6].split()[0]) > 0
+    assert all(" ± " in r[3] and r[3].endswith("]") for r in rows[2:])  # two seeds, an interval
+    lora = json.loads((project / "results/fewshot/demo_shapes/RN50/4shot-seed1/clip-lora-RG.json").read_text())
+    assert lora["n_train"] == 16 + 24 and lora["settings"]["steps"] == 400 and lora["settings"]["rank"] == 2
+    assert lora["synthetic"]["source"] == "RG" and lora["adapter_delta_norm"] > 0 and lora["history"]
+    adapters = project / "work/demo/demo_shapes/fewshot/RN50/clip-lora-RG-4shot-seed1"
+    assert json.loads((adapters / "adapter_config.json").read_text())["r"] == 2
+    # DataDream: a LoRA per class, trained on the split's shots, each an output of its own; their images in one store
+    loras = project / "work/demo/demo_shapes/fewshot/datadream/4shot-seed1/lora-00000"
+    assert sorted(p.name for p in loras.iterdir() if not p.name.startswith(".")) == ["00000", "00001", "00002", "00003"]
+    one = json.loads((loras / "00002" / "datadream.json").read_text())
+    assert one["classes"] == ["blue triangle"] and len(one["shots"]) == 4 and len(one["history"]) == 25
+    assert (loras / "00002" / "pytorch_lora_weights.safetensors").is_file()
+    dd = ImageStore(project / "work/demo/demo_shapes/synthetic/DD-4shot-seed1/images.h5")
+    assert len(dd) == 4 * 6 and json.loads(dd.attrs["datadream"])["mode"] == "per_class"
+    assert by[("4", "DataDream")][4:6] == ["4", "6"] and float(by[("4", "DataDream")][6].split()[0]) > 0
+    # CLIP-LoRA learns from the shots: at 4 shots it beats zero-shot CLIP by more than its own interval's half-width
+    zs = num(rows[1][3])
+    lo = float(by[("4", "CLIP-LoRA")][3].split("[")[1].split(",")[0])
+    assert lo > zs, (zs, by[("4", "CLIP-LoRA")])
 
 
 def check_zero_shot_effects(rows):
@@ -400,7 +438,8 @@ def check_pretraining_outputs(project):
 RELABEL = {"red circle": "blue triangle", "blue triangle": "red circle"}  # two classes trade labels
 RELABEL_RESULTS = [f"results/zeroshot/demo_shapes/RN50/{v}.json" for v in ("CLIP", "LE+CF-SCE")] + [
     f"results/fewshot/demo_shapes/RN50/4shot-seed1/{m}.json" for m in ("ct-init", "tip", "tip-f", "mix-B", "mix-RG",
-                                                                       "coop")]
+                                                                       "coop", "clip-lora", "clip-lora-RG",
+                                                                       "clip-lora-DD")]
 
 
 def test_relabelled_classes_give_every_class_the_same_results(project, demo_models, tmp_path):
