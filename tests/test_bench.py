@@ -81,3 +81,14 @@ def test_compare_results_names_what_differs_beyond_the_ignored_keys_and_job_time
     log = ("[Mon Dec  7 15:09:40 2026]\nrule features:\n    jobid: 3\n[Mon Dec  7 15:09:47 2026]\nFinished jobid: 3\n"
            "[Mon Dec  7 15:09:47 2026]\nlocalrule table1:\n    jobid: 1\n[Mon Dec  7 15:09:48 2026]\nFinished job 1.\n")
     assert job_times(log) == [("features", 7.0), ("table1", 1.0)]
+
+
+def test_peer_methods_throughput_times_a_clip_lora_and_a_datadream_step(tmp_path):
+    out = tmp_path / "p.json"
+    run("bench/peer_methods_throughput.py", "--tiny", "--steps", "1", "--out", str(out))
+    r = json.loads(out.read_text())
+    for key in ("clip_lora_ViT-B-16", "clip_lora_RN50"):
+        step = r[f"{key}_s_per_step"]
+        assert step > 0 and r[f"{key}_s_per_16shot_job"] == pytest.approx(step * 8000)
+    assert r["datadream_s_per_step"] > 0 and r["datadream_s_per_16shot_lora"] == pytest.approx(
+        r["datadream_s_per_step"] * 400)

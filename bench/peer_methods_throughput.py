@@ -1,0 +1,92 @@
+"""Training time of the peers' methods at true size (random weights, real shapes), for issue 29 and the estimate:
+a CLIP-LoRA step (a batch of shots through the image encoder and every class prompt through the text encoder,
+forward and backward, the published rank-2 q/k/v adapters on both encoders) and a DataDream LoRA step (a batch of
+shots through SD v1-4's UNet and text encoder with rank-16 adapters, forward and backward, at the generation size).
+
+    .venv/bin/python bench/peer_methods_throughput.py --tiny      # CPU smoke run: tiny models, 2 steps
+    python bench/peer_methods_throughput.py                        # on a GPU: true sizes, published batch sizes
+
+Each figure is one training call over steps + 1 steps divided by steps + 1 (the adapters' set-up, and DataDream's
+VAE encoding of the shots, included; model loading not), and what one job of the paper config then takes: CLIP-LoRA
+500 x 16 steps (16 shots), a DataDream LoRA 200 epochs x 2 steps (16 shots, batch 8).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from _bench import device, device_name, parser, save, seconds
+
+from synrec import tiny, true_size
+from synrec.clip_lora import train_clip_lora
+from synrec.datadream import train_lora
+from synrec.datasets import Split
+from synrec.models import load_clip, load_text_to_image
+
+
+def images(n: int, size: int, classes: int = 4) -> Split:
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8)
+    return Split(dataset="bench", split="train", labels=np.arange(n) % classes, array=arr)
+
+
+def clip_lora_step(folder, dev, batch: int, classes: int, steps: int) -> float:
+    model, pre, tok = load_clip({"model": f"local-dir:{folder}"}, dev)
+    names = [f"class {i}" for i in range(classes)]
+    shots = images(batch, 224, classes)
+    cfg = {"iters_per_shot": steps + 1, "batch_size": batch}
+
+    def run():
+        train_clip_lora(model, tok, pre, shots, np.arange(batch), names, "a photo of a {c}.", cfg, 1, device=dev,
+                        progress=False)
+
+    return seconds(run, dev) / (steps + 1)
+
+
+def datadream_step(folder, dev, batch: int, size: int, steps: int) -> float:
+    shots = images(batch, size)
+    cfg = {"epochs": steps + 1, "batch_size": batch, "warmup_steps": 0}
+
+    pipe = load_text_to_image({"model": str(folder)}, dev)
+
+    def run():
+        train_lora(pipe, [shots.image(i) for i in range(batch)], ["a photo of a dog"] * batch, cfg, size, device=dev,
+                   progress=False)
+
+    return seconds(run, dev) / (steps + 1)
+
+
+def main() -> None:
+    ap = parser(__doc__, out="peer_methods_throughput")
+    ap.add_argument("--tiny", action="store_true", help="the tests' tiny models (a CPU smoke run)")
+    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 20 on a GPU, 2 on CPU)")
+    ap.add_argument("--classes", type=int, default=100, help="class prompts per CLIP-LoRA step")
+    args = ap.parse_args()
+    dev = device()
+    gpu = dev.type == "cuda"
+    steps = args.steps or (20 if gpu else 2)
+    result = {"device": device_name(dev), "torch": torch.__version__, "tiny": args.tiny, "steps": steps}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("ViT-B-16", "RN50"):
+            folder = (tiny.build_tiny_clip(Path(tmp) / name, "ViT" if name.startswith("ViT") else "RN") if args.tiny
+                      else true_size.build(name, Path(tmp) / name))
+            s = clip_lora_step(folder, dev, 32 if gpu else 4, args.classes if gpu else 4, steps)
+            result[f"clip_lora_{name}_s_per_step"] = s
+            result[f"clip_lora_{name}_s_per_16shot_job"] = s * 500 * 16
+            print(f"CLIP-LoRA {name}: {s:.4f} s per step; 500 x 16 steps: {s * 8000 / 3600:.2f} h", flush=True)
+        folder = (tiny.build_tiny_stable_diffusion(Path(tmp) / "sd") if args.tiny
+                  else true_size.build("sd", Path(tmp) / "sd"))
+        size = 32 if args.tiny else 512
+        s = datadream_step(folder, dev, 8 if gpu else 2, size, steps)
+        result["datadream_s_per_step"] = s
+        result["datadream_s_per_16shot_lora"] = s * 200 * 2
+        print(f"DataDream LoRA at {size} px: {s:.4f} s per step; 200 epochs x 2 steps: {s * 400 / 60:.1f} min",
+              flush=True)
+    save(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
