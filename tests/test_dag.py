@@ -123,7 +123,11 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     assert counts["generate"] == sum(n_classes.values()) + sum(n_classes[d] for d in table2)
     # real guidance: one job per 10 classes for every (K, seed) of the 8 few-shot datasets
     assert counts["real_guidance"] == sum(-(-n_classes[d] // 10) for d in fs) * runs
-    assert counts["merge_images"] == len(cfg["datasets"]) + len(table2) + len(fs) * runs
+    # DataDream (issue 29): per (K, seed), one LoRA job and one generation job per 10 classes (a LoRA per class)
+    assert counts["datadream_lora"] == counts["datadream_generate"] == counts["real_guidance"]
+    assert counts["merge_images"] == len(cfg["datasets"]) + len(table2) + 2 * len(fs) * runs  # RG and DataDream
+    assert counts["clip_lora"] == len(fs) * runs * 3  # on the shots, + RG images, + DataDream images
+    assert counts["strategies_table"] == 1
     # test and LE features for 17 x 2 backbones, B for Table 2's datasets, and on RN50 for the few-shot datasets:
     # the train split, the val split where one exists apart from the test split, and each RG store
     with_val = [d for d in fs if "val" in dcfg[d]["splits"]]
