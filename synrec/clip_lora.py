@@ -33,7 +33,7 @@ from .classifier_tuning import metrics_from_logits
 from .errors import SynrecError
 from .features import LabelledImages, _Images
 from .frozen_bn import bn_layers
-from .seeds import name_order
+from .seeds import name_order, name_rank
 
 DEFAULTS = {"rank": 2, "alpha": 1, "dropout": 0.25, "params": ["q", "k", "v"], "encoder": "both", "lr": 2e-4,
             "weight_decay": 0.01, "betas": [0.9, 0.999], "eta_min": 1e-6, "iters_per_shot": 500, "batch_size": 32,
@@ -157,12 +157,6 @@ def class_text(model, tokenizer, classnames: list[str], template: str, device) -
     return F.normalize(model.encode_text(tokens).float(), dim=-1)
 
 
-def name_rank(classnames: list[str]) -> np.ndarray:
-    """``rank[label]``: the class's position in class-name order. Training and testing work in that order (prompts,
-    logit columns, targets), so a relabelling of the classes computes the same numbers in the same order."""
-    return np.argsort(np.argsort(np.asarray(classnames, dtype=object), kind="stable"), kind="stable")
-
-
 def total_steps(cfg: dict, shots: int) -> int:
     return int(cfg["iters_per_shot"]) * int(shots)
 
@@ -205,6 +199,7 @@ def train_clip_lora(model, tokenizer, augment, real, real_idx, classnames: list[
         streams.append((LabelledImages(syn, augment, np.asarray(syn_idx)), None))
     weights = [1.0] if len(streams) == 1 else [1.0 - cfg["syn_weight"], cfg["syn_weight"]]
     iters = [_batches(len(d), int(cfg["batch_size"]), gen) for d, _ in streams]
+    # prompts, logit columns and targets in class-name order: relabelled classes compute the same numbers
     rank = torch.as_tensor(name_rank(classnames))
     by_name = [classnames[i] for i in np.argsort(rank.numpy())]
     history, window = [], []

@@ -291,29 +291,29 @@ if __name__ == "__main__":
     main()
 
 
-def generation_hours_per_1k(benchmarks: list[str | Path], n_images: int) -> float | None:
-    """Device-hours per 1,000 images from the generation jobs' Snakemake benchmark files (column ``s``: each job's
-    wall time, model loading included); None when a file is missing (a job run without benchmarks)."""
+def _job_seconds(benchmarks: list[str | Path]) -> float | None:
+    """Summed wall time (column ``s``, the last repeat of each: Snakemake's ``repeat`` writes a row each) of the jobs
+    whose Snakemake benchmark files are given; None when a file is missing (a job run without benchmarks)."""
     seconds = 0.0
     for path in benchmarks:
         if not Path(path).is_file():
             return None
         with open(path) as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t"))
-        seconds += float(rows[-1]["s"])  # the last repeat (Snakemake's `repeat` benchmarks write one row each)
-    return seconds / 3600 / (n_images / 1000) if n_images else None
+            seconds += float(list(csv.DictReader(fh, delimiter="\t"))[-1]["s"])
+    return seconds
+
+
+def generation_hours_per_1k(benchmarks: list[str | Path], n_images: int) -> float | None:
+    """Device-hours per 1,000 images from the generation jobs' Snakemake benchmark files (model loading included);
+    None when a file is missing."""
+    seconds = _job_seconds(benchmarks)
+    return seconds / 3600 / (n_images / 1000) if n_images and seconds is not None else None
 
 
 def job_hours(runs: list[list[str | Path]]) -> float | None:
     """Mean over runs (a method's seeds) of the summed wall-clock hours of each run's jobs, from their Snakemake
     benchmark files; 0.0 for runs with no job of their own; None when a file is missing."""
-    if not runs:
+    seconds = [_job_seconds(files) for files in runs]
+    if not runs or any(s is None for s in seconds):
         return None
-    total = 0.0
-    for files in runs:
-        for path in files:
-            if not Path(path).is_file():
-                return None
-            with open(path) as fh:
-                total += float(list(csv.DictReader(fh, delimiter="\t"))[-1]["s"])
-    return total / 3600 / len(runs)
+    return sum(seconds) / 3600 / len(runs)

@@ -23,8 +23,12 @@ def derive_seed(base: int, *parts) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 
 
+def name_rank(classnames: list[str]) -> np.ndarray:
+    """``rank[label]``: the class's position in class-name order."""
+    return np.argsort(np.argsort(np.asarray(classnames, dtype=object), kind="stable"), kind="stable")
+
+
 def name_order(labels, classnames: list[str]) -> np.ndarray:
     """Row indices that put ``labels`` in class-*name* order, keeping the order within each class (a stable sort):
     a function of the names, not of the label numbers the dataset YAML happens to give them."""
-    rank = np.argsort(np.argsort(np.asarray(classnames, dtype=object), kind="stable"), kind="stable")
-    return np.argsort(rank[np.asarray(labels, dtype=np.int64)], kind="stable")
+    return np.argsort(name_rank(classnames)[np.asarray(labels, dtype=np.int64)], kind="stable")
