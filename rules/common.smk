@@ -12,14 +12,14 @@ from synrec.atomic import check_writable as synrec_check_writable
 from synrec import manifest as synrec_manifest
 from synrec import manifest_run as synrec_manifest_run
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
+from synrec.config import SPEED_DEFAULTS, n_chunks
 from synrec.config import generation_settings as synrec_generation_settings
 from synrec.datasets import dataset_folder as synrec_dataset_folder
 from synrec.datasets import has_val_split as dataset_has_val_split
-from synrec.features import REAL_SOURCES
+from synrec.datasets import REAL_SOURCES
 from synrec.errors import SynrecError
-from synrec.few_shot_methods import METHODS as FS_METHODS
-from synrec.few_shot_methods import synthetic_source
-from synrec.generation import SPEED_DEFAULTS, n_chunks
+from synrec.few_shot import METHODS as FS_METHODS
+from synrec.few_shot import synthetic_source
 from synrec.models import local_model_path
 from synrec.models import offline_jobs as synrec_offline_jobs
 from synrec.prepare import how_to_get as synrec_how_to_get

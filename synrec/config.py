@@ -8,6 +8,7 @@ and the key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -17,7 +18,21 @@ import yaml
 
 from .errors import SynrecError
 
+#: libyaml's parser where PyYAML was built with it (the same documents, about 10x faster: every Snakemake start reads
+#: the schemas and the dataset files)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: generation's speed settings and their defaults (synrec.generation.apply_speed_settings): they change how fast
+#: images come, not which images, so a shard records them only where they differ from these
+SPEED_DEFAULTS = {"sampler": "pipeline", "attention": "sdpa", "channels_last": False, "compile": False,
+                  "vae_decode": "batched", "image_format": "png", "jpeg_quality": 95}
+
+
+def n_chunks(n_classes: int, classes_per_job: int) -> int:
+    """Jobs a per-class fan-out of ``n_classes`` takes at ``classes_per_job``."""
+    return -(-n_classes // classes_per_job)
 CONFIG_SCHEMA = REPO_ROOT / "config" / "schema.yaml"
 DATASET_SCHEMA = REPO_ROOT / "config" / "dataset.schema.yaml"
 
@@ -46,12 +61,12 @@ def validate(data: dict, schema_path: str | Path, source: str) -> dict:
     try:
         sm_validate(data, str(schema_path), set_default=True)
     except Exception as exc:  # snakemake wraps jsonschema's error in a multi-line WorkflowError
-        schema = yaml.safe_load(Path(schema_path).read_text())
+        schema = _schema(str(schema_path))
         err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
         if err is None:
             raise SynrecError(f"{source}: invalid ({exc})") from None
         raise SynrecError(f"{source}: key '{_key_path(err)}': {err.message}") from None
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = _schema(str(schema_path))
     err = jsonschema.exceptions.best_match(_strict_validator(schema).iter_errors(data))
     if err is not None:
         raise SynrecError(f"{source}: key '{_key_path(err)}': {err.message} (write a whole number without a decimal "
@@ -59,12 +74,17 @@ def validate(data: dict, schema_path: str | Path, source: str) -> dict:
     return data
 
 
+@functools.lru_cache(maxsize=8)
+def _schema(path: str) -> dict:
+    return yaml.load(Path(path).read_text(), Loader=_YAML_LOADER)
+
+
 def read_yaml(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise SynrecError(f"{path}: file not found")
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -15,11 +15,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .config import stable_hash
+from .datasets import REAL_SOURCES  # noqa: F401  (for the scripts; the workflow reads it from .datasets, torch-free)
 from .errors import SynrecError
 from .seeds import derive_seed
-
-#: feature sources that are splits of the real dataset (the others are synthetic image stores, ``syn-<strategy>``)
-REAL_SOURCES = ("test", "zs-test", "train", "val")
 
 
 def feature_key(model_ident: dict, preprocess, source_fingerprint: str,

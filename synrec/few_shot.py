@@ -26,6 +26,15 @@ import numpy as np
 
 from .seeds import derive_seed
 
+#: the few-shot methods on cached features (:mod:`synrec.few_shot_methods` runs them; listed here, torch-free, for the
+#: workflow's wildcards)
+METHODS = ["ct-init", "tip", "tip-f", "mix-B", "mix-RF", "mix-RG", "syn2real-RG", "real2syn-RG"]
+
+
+def synthetic_source(method: str) -> str | None:
+    """Which synthetic data a few-shot method trains on: 'B', 'RF', 'RG' or None."""
+    return method.rsplit("-", 1)[1] if method.startswith(("mix-", "syn2real-", "real2syn-")) else None
+
 
 def sample_shots(labels: np.ndarray, k: int, seed: int, classnames: list[str]) -> np.ndarray:
     """Sorted indices of ``k`` items per class (all of a class that has fewer), reproducible from ``seed``; a class's

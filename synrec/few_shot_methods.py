@@ -17,15 +17,9 @@ CoOp (``synrec/coop.py``, rule ``coop``) needs CLIP's text encoder, so it has it
 from __future__ import annotations
 
 from .classifier_tuning import evaluate, metrics_from_logits, train_ct
+from .few_shot import METHODS, synthetic_source  # noqa: F401  (the names, torch-free, for the workflow)
 from .mix_training import train_mix, train_phasewise
 from .tip_adapter import cache_keys, one_hot, search_alpha_beta, search_grid, tip_logits, train_tip_adapter_f
-
-METHODS = ["ct-init", "tip", "tip-f", "mix-B", "mix-RF", "mix-RG", "syn2real-RG", "real2syn-RG"]
-
-
-def synthetic_source(method: str) -> str | None:
-    """Which synthetic data a method trains on: 'B', 'RF', 'RG' or None."""
-    return method.rsplit("-", 1)[1] if method.startswith(("mix-", "syn2real-", "real2syn-")) else None
 
 
 def tip_settings(tcfg: dict, dataset: str | None) -> dict:

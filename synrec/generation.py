@@ -13,7 +13,6 @@ import functools
 import hashlib
 import inspect
 import json
-import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,15 +21,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from .config import SPEED_DEFAULTS, n_chunks  # noqa: F401  (torch-free there, for the workflow)
 from .errors import SynrecError
 from .prompts import prompt_for_image
 from .real_guidance import is_flow_matching
 from .seeds import derive_seed
 from .stores import ShardWriter
-
-
-def n_chunks(n_classes: int, classes_per_job: int) -> int:
-    return math.ceil(n_classes / classes_per_job)
 
 
 def chunk_classes(chunk: int, n_classes: int, classes_per_job: int) -> list[int]:
@@ -53,10 +49,6 @@ def plan_images(dataset: str, labels: list[int], prompts: list[list[str]], image
 #: Speed settings of ``generation:`` and their defaults (the protocol as it was). A setting away from its default
 #: may change images at rounding level (another kernel) or more (another sampler), so it is recorded with the shard
 #: and is part of the rules' params; at its default it is left out of both, so existing runs stay valid.
-SPEED_DEFAULTS = {"sampler": "pipeline", "attention": "sdpa", "channels_last": False, "compile": False,
-                  "vae_decode": "batched", "image_format": "png", "jpeg_quality": 95}
-
-
 def apply_speed_settings(pipe, gen_cfg: dict):
     """Set the pipeline up as ``gen_cfg``'s speed settings say (see config/schema.yaml ``generation``):
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import SynrecError
 from .runlog import hub_offline
+
+if TYPE_CHECKING:  # torch is imported where it is used: every Snakemake start reads this module (model checks)
+    import torch
 
 LOCAL_DIR = "local-dir:"
 
@@ -33,6 +35,8 @@ def offline_jobs(environ=os.environ) -> str:
 
 
 def pick_device(device: str = "auto") -> torch.device:
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -41,6 +45,8 @@ def pick_device(device: str = "auto") -> torch.device:
 def pick_dtype(spec: dict, device: torch.device | str) -> torch.dtype:
     """The dtype a model runs in: its spec's ``dtype`` on a GPU. On CPU float32, unless the spec says
     ``dtype_on_cpu: true``, which runs the half-precision path on CPU (how CI tests it without a GPU)."""
+    import torch
+
     name = spec.get("dtype", "float32")
     if torch.device(device).type == "cpu" and not spec.get("dtype_on_cpu", False):
         return torch.float32
@@ -75,14 +81,15 @@ def _hub_hint() -> str:
 
 
 def _check_clip(spec: dict) -> None:
-    import open_clip
-
     name, pretrained = spec["model"], spec.get("pretrained")
-    if name.startswith(LOCAL_DIR):
+    if name.startswith(LOCAL_DIR):  # no open_clip import (seconds) for a local folder: every Snakemake start checks
         folder = Path(name[len(LOCAL_DIR):])
         if not (folder / "open_clip_config.json").is_file():
             raise SynrecError(f"CLIP model '{name}': {folder}/open_clip_config.json not found")
-    elif name.replace("/", "-") not in open_clip.list_models():
+        return
+    import open_clip
+
+    if name.replace("/", "-") not in open_clip.list_models():
         raise SynrecError(f"CLIP model '{name}' is not an open_clip model name (see open_clip.list_models())")
     elif pretrained and not Path(pretrained).exists() and pretrained not in open_clip.list_pretrained_tags_by_model(
         name.replace("/", "-")
@@ -94,12 +101,12 @@ def _check_clip(spec: dict) -> None:
 def _check_clip_weights(spec: dict) -> None:
     """An open_clip pretrained tag whose weights come from the Hub (``hf_hub`` in open_clip's table) must be in the
     Hugging Face cache: a compute node cannot fetch them, and a job that tries fails after minutes of retries."""
-    from huggingface_hub import try_to_load_from_cache
-    from open_clip.pretrained import HF_WEIGHTS_NAME, _get_safe_alternatives, get_pretrained_cfg
-
     name, pretrained = spec["model"], spec.get("pretrained")
     if name.startswith(LOCAL_DIR) or not pretrained or Path(pretrained).exists():
         return
+    from huggingface_hub import try_to_load_from_cache
+    from open_clip.pretrained import HF_WEIGHTS_NAME, _get_safe_alternatives, get_pretrained_cfg
+
     hub = get_pretrained_cfg(name.replace("/", "-"), pretrained).get("hf_hub")
     if not hub:
         return
@@ -197,6 +204,7 @@ def load_text_to_image(spec: dict, device: torch.device | str = "cpu", img2img: 
                        safety_checker: bool = False):
     """A diffusers pipeline (``StableDiffusionImg2ImgPipeline``-style when ``img2img``) on ``device``. Without
     ``safety_checker`` a pipeline that ships an NSFW checker is loaded without it (its weights are not read)."""
+    import torch
     from diffusers import AutoPipelineForImage2Image, DiffusionPipeline
 
     device = torch.device(device)
@@ -237,6 +245,7 @@ def timm_model(name: str, num_classes: int, seed: int, kwargs: dict | None = Non
     """A timm model by name with random weights drawn from ``seed`` (``num_classes=0``: pooled features, no head);
     an unknown name is a one-line error."""
     import timm
+    import torch
 
     if not timm.is_model(name):
         raise SynrecError(f"model {name!r} is not a timm model name (see timm.list_models())")

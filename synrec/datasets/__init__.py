@@ -15,6 +15,9 @@ from .checks import check_dataset, check_split, count_problem, has_val_split, sp
 from .formats import READERS, ZEROSHOT_TEST, disk_classnames, load_split
 from .split import IMAGE_EXTENSIONS, Split, _dataset_root, _under, dataset_folder, on_disk
 
-__all__ = ["IMAGE_EXTENSIONS", "READERS", "ZEROSHOT_TEST", "Split", "_dataset_root", "_under", "check_dataset",
-           "check_split", "count_problem", "dataset_folder", "disk_classnames", "has_val_split", "load_split",
-           "on_disk", "splits_in_use"]
+#: feature sources that are splits of the real dataset (the others are synthetic image stores, ``syn-<strategy>``)
+REAL_SOURCES = ("test", "zs-test", "train", "val")
+
+__all__ = ["IMAGE_EXTENSIONS", "READERS", "REAL_SOURCES", "ZEROSHOT_TEST", "Split", "_dataset_root", "_under",
+           "check_dataset", "check_split", "count_problem", "dataset_folder", "disk_classnames", "has_val_split",
+           "load_split", "on_disk", "splits_in_use"]
