@@ -206,7 +206,8 @@ class Estimator:
             work = n * self.clip_forward(w["backbone"])
         elif rule == "partial_tuning":  # CF-kept synthetic images x CT epochs through the encoder
             n = self.classes(w["dataset"]) * cfg["clip_filter"]["budget"]
-            work = n * cfg["ct"]["epochs"] * self.a("backward_over_forward") * self.clip_forward(w["backbone"])
+            epochs = cfg["table3"].get("epochs") or cfg["ct"]["epochs"]
+            work = n * epochs * self.a("backward_over_forward") * self.clip_forward(w["backbone"])
         elif rule == "frozen_bn":
             c, shots = self.classes(w["dataset"]), int(w["shots"])
             if w["tdata"] == "real":

@@ -84,13 +84,21 @@ def num(cell: str) -> float:
     return float(cell.split()[0])
 
 
-def copy_workflow(root: Path, demo_models: Path | None = None) -> Path:
+#: the test suite's scale of the demo (tests/ci-scale.yaml): a project that holds this file gets it after
+#: config/demo.yaml in every :func:`snakemake` call
+CI_SCALE = "ci-scale.yaml"
+
+
+def copy_workflow(root: Path, demo_models: Path | None = None, ci_scale: bool = False) -> Path:
     """A copy of the workflow in ``root``; with ``demo_models``, the trained demo models already in place (their
-    modification times kept, so Snakemake sees them up to date and does not train them again)."""
+    modification times kept, so Snakemake sees them up to date and does not train them again); with ``ci_scale``,
+    tests/ci-scale.yaml in it, so that every run there is at the test suite's scale."""
     for d in WORKFLOW_DIRS:
         shutil.copytree(REPO / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
     if demo_models is not None:
         shutil.copytree(demo_models, root / "resources" / "tiny")
+    if ci_scale:
+        shutil.copy(REPO / "tests" / CI_SCALE, root / CI_SCALE)
     return root
 
 
@@ -102,8 +110,9 @@ def snakemake(cwd, *args, check=True, overrides=(), fake_gpus=False, unset=()):
     """Snakemake on the demo config in the project ``cwd``; an AssertionError with its output tails if it fails.
     ``unset``: environment variables the run does not get (HF_HUB_OFFLINE: the workflow must set it itself)."""
     # targets first: --configfile takes every following word up to the next option
+    scale = [CI_SCALE] if (Path(cwd) / CI_SCALE).is_file() else []
     cmd = [sys.executable, "-m", "snakemake", *args, "--cores", TEST_CORES, "--configfile", "config/demo.yaml",
-           *overrides]
+           *scale, *overrides]
     env = {k: v for k, v in os.environ.items() if k not in unset} | {"PYTHONUNBUFFERED": "1"}
     if fake_gpus:  # every job's torch reports two GPUs that any CUDA call then fails to find (tests/fake_gpu)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests" / "fake_gpu"), env.get("PYTHONPATH")]))

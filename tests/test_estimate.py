@@ -114,6 +114,13 @@ def test_every_other_gpu_rule_against_numbers_worked_out_by_hand(est):
     ]
     for j, expected in cases:
         assert est.seconds(j) == pytest.approx(expected), j
+    # Table 3 with its own epochs (table3.epochs, null = ct.epochs): 10 of them instead of 30
+    est.cfg["table3"]["epochs"] = 10
+    try:
+        assert est.seconds(job("partial_tuning", dataset="eurosat", backbone="RN50", tuned="stem")) == \
+            pytest.approx(240 + 20)
+    finally:
+        est.cfg["table3"]["epochs"] = None
 
 
 def test_parse_jobs_reads_rules_wildcards_and_gpus():
