@@ -44,6 +44,9 @@ def main() -> None:
     for rule, times in sorted(per_rule.items(), key=lambda kv: -sum(kv[1])):
         print(f"{rule:24s} {len(times):4d} jobs {sum(times):7.0f} s")
     total = sum(s for _, s in jobs)
+    if not jobs:
+        print(f"{args.log}: no finished job in this log")
+        return
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
     torch_s = time.perf_counter() - t0
