@@ -211,3 +211,30 @@ def test_each_named_generator_is_a_model_role_of_its_own_without_its_settings():
     assert roles["text_to_image"] == {"model": "org/sd"}
     assert roles["text_to_image@sd3"] == {"model": "org/sd3", "dtype": "float16"}  # settings are params, not model
     assert list(roles) == ["clip-RN50", "text_to_image", "text_to_image@sd3", "word_to_sentence"]
+
+
+def test_what_every_snakemake_start_reads_imports_neither_torch_nor_open_clip(tmp_path):
+    """Every Snakemake start (and, under SLURM, every job) parses the workflow and checks the configured models: the
+    modules rules/common.smk imports, and the check of a local CLIP folder, must not pay torch's and open_clip's
+    imports (seconds each). Checked in a fresh interpreter, where nothing was imported before."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    (clip / "open_clip_config.json").write_text("{}")
+    code = f"""
+import re, sys
+sys.path.insert(0, {str(REPO)!r})
+text = open({str(REPO / "rules" / "common.smk")!r}).read()
+for line in re.findall(r"^from (synrec[.\\w]*) import", text, re.M) + ["synrec.manifest_run"]:
+    __import__(line)
+from synrec.models import check_model
+check_model("clip-RN50", {{"model": "local-dir:{clip}", "pretrained": None}})
+print(sorted(m for m in ("torch", "open_clip", "diffusers", "transformers") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", out.stdout
