@@ -67,6 +67,8 @@ def test_demo_writes_tables_1_and_2_and_a_rerun_does_nothing(project):
     shares = [float(x) for x in t3[0][1:]]
     assert t3[0][0] == "Param Tuned (%)" and shares == sorted(shares) and shares[0] == 0 and shares[-1] == 100.0
     assert t3[1][1:] == ["(zero-shot)", "head", "attnpool", "layer4", "layer3", "layer2", "layer1", "stem"]
+    layer1 = json.loads((project / "results/param_share/demo_shapes/RN50/layer1.json").read_text())
+    assert layer1["settings"]["epochs"] == 20  # table3.epochs of tests/ci-scale.yaml, not ct.epochs (100)
     with open(project / "results/table4.csv") as f:
         t4 = list(csv.reader(f))
     assert t4[0] == ["Real shot", "1", "2", "4", "Syn (16/class)"] and t4[1][0] == "Acc"
