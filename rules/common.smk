@@ -12,7 +12,7 @@ from synrec.atomic import check_writable as synrec_check_writable
 from synrec import manifest as synrec_manifest
 from synrec import manifest_run as synrec_manifest_run
 from synrec.config import CONFIG_SCHEMA, check_cross_fields, load_class_list, load_dataset_config, validate
-from synrec.config import SPEED_DEFAULTS, n_chunks
+from synrec.config import SPEED_DEFAULTS, n_chunks, table3_epochs
 from synrec.config import generation_settings as synrec_generation_settings
 from synrec.datasets import dataset_folder as synrec_dataset_folder
 from synrec.datasets import has_val_split as dataset_has_val_split

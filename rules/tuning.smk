@@ -56,7 +56,7 @@ rule partial_tuning:
         dataset=lambda w: DATASETS[w.dataset],
         data_root=config["data_root"],
         model=lambda w: clip_spec(w.backbone),
-        tuning={**config["ct"], "epochs": T3["epochs"] or config["ct"]["epochs"], "lr_encoder": T3["lr_encoder"]},
+        tuning={**config["ct"], "epochs": table3_epochs(config), "lr_encoder": T3["lr_encoder"]},
         loss=T3["loss"],
         data=T3["data"],
         sce=config["sce"],

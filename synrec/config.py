@@ -30,6 +30,11 @@ SPEED_DEFAULTS = {"sampler": "pipeline", "attention": "sdpa", "channels_last": F
                   "vae_decode": "batched", "image_format": "png", "jpeg_quality": 95}
 
 
+def table3_epochs(cfg: dict) -> int:
+    """Epochs of each Table 3 run: ``table3.epochs``, or CT's (``ct.epochs``) where it is null, as in the paper."""
+    return cfg["table3"].get("epochs") or cfg["ct"]["epochs"]
+
+
 def n_chunks(n_classes: int, classes_per_job: int) -> int:
     """Jobs a per-class fan-out of ``n_classes`` takes at ``classes_per_job``."""
     return -(-n_classes // classes_per_job)

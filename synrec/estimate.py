@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from .clip_lora import DEFAULTS as CLIP_LORA_DEFAULTS
-from .config import check_config_files, generation_settings, load_class_list, load_dataset_config
+from .config import check_config_files, generation_settings, load_class_list, load_dataset_config, table3_epochs
 from .errors import SynrecError
 from .generation import chunk_classes
 
@@ -206,8 +206,7 @@ class Estimator:
             work = n * self.clip_forward(w["backbone"])
         elif rule == "partial_tuning":  # CF-kept synthetic images x CT epochs through the encoder
             n = self.classes(w["dataset"]) * cfg["clip_filter"]["budget"]
-            epochs = cfg["table3"].get("epochs") or cfg["ct"]["epochs"]
-            work = n * epochs * self.a("backward_over_forward") * self.clip_forward(w["backbone"])
+            work = n * table3_epochs(cfg) * self.a("backward_over_forward") * self.clip_forward(w["backbone"])
         elif rule == "frozen_bn":
             c, shots = self.classes(w["dataset"]), int(w["shots"])
             if w["tdata"] == "real":
