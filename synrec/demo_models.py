@@ -259,3 +259,47 @@ def train_demo_t5(out_dir: str | Path, words: list[str] = (), seed: int = 0, ste
         model.eval()
         model.save_pretrained(tmp)
     return Path(out_dir)
+
+
+#: what the demo captioner learns to say after its prefix (synrec.captioning: "a picture of a <class>,")
+CAPTION_TAIL = "a {} on a dark background."
+NEUTRAL_PREFIX = "a picture of a shape,"
+
+
+def train_demo_captioner(out_dir: str | Path, seed: int = 0, steps: int = 300, batch: int = 32, lr: float = 3e-3,
+                         progress=None) -> Path:
+    """Train the tiny BLIP captioner (:func:`synrec.tiny.build_tiny_captioner`) on photo-style pictures of the
+    world's names: prefix ``a picture of a <name>,`` (or, for half of them, the neutral ``a picture of a shape,``)
+    then a description naming what is drawn, so DISEF's captions of the demo shots name the shape and colour they
+    see."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from .captioning import DEFAULTS
+
+    names = _world_names()
+    with _staged(out_dir) as tmp:
+        tiny.build_tiny_captioner(tmp, extra_words=names, seed=seed)
+        processor = AutoProcessor.from_pretrained(tmp)
+        model = AutoModelForImageTextToText.from_pretrained(tmp)
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr)
+        model.train()
+        for step in range(steps):
+            picks = rng.integers(len(names), size=batch)
+            images = [demo_data.draw_shape(names[i], 32, rng) for i in picks]
+            # half the captions start from a neutral prefix, so the description is read from the picture (not
+            # copied from the class name the prefix gives)
+            texts = [f"{(DEFAULTS['prefix'] if k % 2 else NEUTRAL_PREFIX).replace('{c}', names[i])} "
+                     f"{CAPTION_TAIL.format(names[i])}" for k, i in enumerate(picks)]
+            enc = processor(images=images, text=texts, return_tensors="pt", padding=True)
+            labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
+            loss = model(**enc, labels=labels).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if progress:
+                progress(step, loss.item())
+        model.eval()
+        model.save_pretrained(tmp)
+    return Path(out_dir)

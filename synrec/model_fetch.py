@@ -67,7 +67,7 @@ def _seq2seq(spec: dict) -> Path:
     weights = ["*.safetensors"]
     if not offline and not any(f.endswith(".safetensors") for f in list_repo_files(spec["model"])):
         weights = ["*.bin"]
-    return Path(snapshot_download(spec["model"], allow_patterns=["*.json", "*.model", "*.txt", *weights],
+    return Path(snapshot_download(spec["model"], allow_patterns=["*.json", "*.jinja", "*.model", "*.txt", *weights],
                                   local_files_only=offline))
 
 

@@ -228,3 +228,93 @@ def build_tiny_t5(out_dir: str | Path, extra_words: list[str] = (), seed: int = 
     (tmp / "sp.json").unlink()
     _replace_dir(tmp, out)
     return out
+
+
+#: the words of the tiny captioner's vocabulary beside the caller's (BLIP's BERT tokenizer lower-cases)
+_CAPTION_WORDS = ("a picture of the on dark background , . photo shape small big with and in".split())
+
+
+def build_tiny_captioner(out_dir: str | Path, extra_words: list[str] = (), seed: int = 0, image_size: int = 32,
+                         shape: dict | None = None) -> Path:
+    """Write a transformers BLIP captioner (``BlipForConditionalGeneration`` + ``BlipProcessor``, loadable with
+    ``AutoModelForImageTextToText`` / ``AutoProcessor``), random weights, a word-level BERT vocabulary of
+    ``extra_words`` and a few caption words; ``shape``: BlipTextConfig fields that replace the tiny ones."""
+    from transformers import (
+        BertTokenizerFast,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipImageProcessor,
+        BlipProcessor,
+    )
+
+    out, tmp = _staging(out_dir)
+    words = sorted({w.lower() for text in (*_CAPTION_WORDS, *extra_words) for w in text.split()})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"] + [w for w in words if not w.startswith("[")]
+    tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True, bos_token="[DEC]")
+    processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": image_size, "width": image_size}),
+                              tokenizer=tok)
+    text = {"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "encoder_hidden_size": 32, "max_position_embeddings": 64,
+            "bos_token_id": vocab.index("[DEC]"), "pad_token_id": 0, "sep_token_id": vocab.index("[SEP]"),
+            "eos_token_id": vocab.index("[SEP]"), **(shape or {})}
+    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "image_size": image_size, "patch_size": 8}
+    torch.manual_seed(seed)
+    model = BlipForConditionalGeneration(BlipConfig(vision_config=vision, text_config=text, projection_dim=32))
+    processor.save_pretrained(str(tmp))
+    model.save_pretrained(str(tmp))
+    _replace_dir(tmp, out)
+    return out
+
+
+#: LLaVA-1.5's conversation form (its processor's chat template, in the tiny one's words)
+_LLAVA_TEMPLATE = ("{% for m in messages %}{% if m['role'] == 'user' %}USER: {% for c in m['content'] %}"
+                   "{% if c['type'] == 'image' %}<image>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %} "
+                   "{% endif %}{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}")
+
+
+def build_tiny_llava(out_dir: str | Path, extra_words: list[str] = (), seed: int = 0, image_size: int = 32) -> Path:
+    """Write a random-weight LLaVA (``LlavaForConditionalGeneration`` + ``LlavaProcessor`` with a chat template in
+    LLaVA-1.5's form; ``AutoModelForImageTextToText`` / ``AutoProcessor`` loadable): the chat path of DISEF's
+    default captioner, at a size a CPU test runs."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    from .captioning import QUERY
+
+    out, tmp = _staging(out_dir)
+    special = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
+    text = " ".join([QUERY, "USER: ASSISTANT:", *_CAPTION_WORDS, *extra_words])
+    words = sorted({w for w in pre_tokenizers.Whitespace().pre_tokenize_str(text.replace("{c}", ""))
+                    for w in [w[0]]} - set(special))
+    vocab = {w: i for i, w in enumerate(special + words)}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer, backend.decoder = pre_tokenizers.Whitespace(), decoders.WordPiece(prefix="##")
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
+                                  pad_token="<pad>", extra_special_tokens={"image_token": "<image>"})
+    crop = {"height": image_size, "width": image_size}
+    processor = LlavaProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size=crop),
+                               tokenizer=tok, patch_size=8, vision_feature_select_strategy="default",
+                               chat_template=_LLAVA_TEMPLATE, num_additional_image_tokens=1)
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                              image_size=image_size, patch_size=8)
+    text_cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
+                           bos_token_id=1, eos_token_id=2, pad_token_id=3)
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(LlavaConfig(vision_config=vision, text_config=text_cfg,
+                                                      image_token_index=vocab["<image>"],
+                                                      vision_feature_select_strategy="default",
+                                                      vision_feature_layer=-1))
+    processor.save_pretrained(str(tmp))
+    model.save_pretrained(str(tmp))
+    _replace_dir(tmp, out)
+    return out
