@@ -73,6 +73,13 @@ EFFECTS = [
     *[(f"Strategies: DataDream > CLIP-LoRA, {k} shot(s)", fs("clip-lora-DD", k), fs("clip-lora", k)) for k in (1, 4)],
     *[(f"Strategies: DataDream > CT w. Syn (mix-RG), {k} shot(s)", fs("clip-lora-DD", k), fs("mix-RG", k))
       for k in (1, 4)],
+    # DISEF's published side: its images help CLIP-LoRA beyond the shots alone; DataDream reports beating DISEF
+    ("Strategies: DISEF, 4 shots > 1 shot", fs("clip-lora-DISEF", 4), fs("clip-lora-DISEF", 1)),
+    *[(f"Strategies: DISEF > CLIP-LoRA, {k} shot(s)", fs("clip-lora-DISEF", k), fs("clip-lora", k)) for k in (1, 4)],
+    *[(f"Strategies: DISEF > CT w. Syn (mix-RG), {k} shot(s)", fs("clip-lora-DISEF", k), fs("mix-RG", k))
+      for k in (1, 4)],
+    *[(f"Strategies: DataDream > DISEF, {k} shot(s)", fs("clip-lora-DD", k), fs("clip-lora-DISEF", k))
+      for k in (1, 4)],
 ]
 
 

@@ -79,15 +79,15 @@ AT_GENERATOR = f"(@({_alternatives(GENERATORS)}))?" if GENERATORS else ""
 wildcard_constraints:
     dataset=_alternatives(CLASS_LISTS),
     backbone=_alternatives(config["models"]["clip"]),
-    strategy=rf"(B|LE){AT_GENERATOR}|(RG|DD)-\d+shot-seed\d+",
+    strategy=rf"(B|LE){AT_GENERATOR}|(RG|DD|DISEF)-\d+shot-seed\d+",
     data=rf"(B|LE){AT_GENERATOR}(\+CF)?",
     loss="CE|SCE",
-    source=rf"test|zs-test|train|val|syn-(B|LE){AT_GENERATOR}|syn-(RG|DD)-\d+shot-seed\d+",
+    source=rf"test|zs-test|train|val|syn-(B|LE){AT_GENERATOR}|syn-(RG|DD|DISEF)-\d+shot-seed\d+",
     chunk=r"\d+",
     shots=r"\d+",
     fseed=r"\d+",
     method=_alternatives(FS_METHODS),
-    clmethod="clip-lora|clip-lora-RG|clip-lora-DD",
+    clmethod="clip-lora|clip-lora-RG|clip-lora-DD|clip-lora-DISEF",
     tdata="real|syn",
     bn="bn-train|bn-frozen",
     level="head|attnpool|layer4|layer3|layer2|layer1|stem",
@@ -141,6 +141,12 @@ def made_model_folder(role):
     an input: its manifest, refreshed each run, stands for its content."""
     path = local_model_path(model_roles()[role])
     return [path] if path and path.startswith(TINY_MODELS) else []
+
+
+def demo_training(kind):
+    """The demo_models steps a tiny model of this kind is trained with."""
+    keys = {"stable-diffusion": ["vae_steps", "unet_steps"], "t5": ["t5_steps"], "captioner": ["captioner_steps"]}
+    return {k: config["demo_models"][k] for k in keys.get(kind, ["clip_steps"])}
 
 
 def made_dataset_folder(dataset):

@@ -126,6 +126,79 @@ rule datadream_generate:
         "../scripts/datadream_generate.py"
 
 
+rule captions:
+    """DISEF: a caption of each shot of one (K, seed) by the image-to-text model (models.captioner)."""
+    input:
+        split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        train_manifest=lambda w: data_manifest(w.dataset, "train"),
+        model=model_manifest("captioner"),
+    output:
+        f"{WORK}/{{dataset}}/fewshot/captions-{{shots}}shot-seed{{fseed}}.json",
+    log:
+        log_path("captions", "{dataset}-{shots}shot-seed{fseed}"),
+    benchmark:
+        benchmark_path("captions", "{dataset}-{shots}shot-seed{fseed}")
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        train_split=FS["train_split"],
+        captioning=FS["disef"]["captioning"],
+        model=config["models"]["captioner"],
+        device=config["device"],
+    script:
+        "../scripts/captions.py"
+
+
+rule disef_generate:
+    """DISEF's images of a group of classes: img2img from each shot, prompted with that shot's caption."""
+    input:
+        split=f"{WORK}/{{dataset}}/fewshot/split-{{shots}}shot-seed{{fseed}}.json",
+        captions=f"{WORK}/{{dataset}}/fewshot/captions-{{shots}}shot-seed{{fseed}}.json",
+        train_manifest=lambda w: data_manifest(w.dataset, "train"),
+        model=model_manifest("text_to_image"),
+    output:
+        temp(f"{WORK}/{{dataset}}/synthetic/DISEF-{{shots}}shot-seed{{fseed}}/shards/{{chunk}}.h5"),
+    log:
+        log_path("disef_generate", "{dataset}-{shots}shot-seed{fseed}-{chunk}"),
+    benchmark:
+        benchmark_path("disef_generate", "{dataset}-{shots}shot-seed{fseed}-{chunk}")
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        dataset=lambda w: DATASETS[w.dataset],
+        data_root=config["data_root"],
+        train_split=FS["train_split"],
+        disef={k: FS["disef"][k] for k in ("images_per_class", "strength", "classes_per_job", "prompt")},
+        generation=image_settings("DISEF-"),
+        model=config["models"]["text_to_image"],
+        captioner=config["models"]["captioner"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/disef_generate.py"
+
+
+rule disef_filter:
+    """DISEF's filter: keep the images zero-shot CLIP (the few-shot backbone) assigns to their own class."""
+    input:
+        features=f"{WORK}/{{dataset}}/features/{FS['backbone']}/syn-DISEF-{{shots}}shot-seed{{fseed}}.h5",
+        images=f"{WORK}/{{dataset}}/synthetic/DISEF-{{shots}}shot-seed{{fseed}}/images.h5",
+        head=f"{WORK}/{{dataset}}/heads/{FS['backbone']}.pt",
+        model_manifest=clip_manifest(FS["backbone"]),
+    output:
+        f"{WORK}/{{dataset}}/synthetic/DISEF-{{shots}}shot-seed{{fseed}}/keep.h5",
+    log:
+        log_path("disef_filter", "{dataset}-{shots}shot-seed{fseed}"),
+    conda:
+        "../envs/synrec.yaml"
+    params:
+        enabled=FS["disef"]["filter"],
+    script:
+        "../scripts/disef_filter.py"
+
+
 rule real_filter:
     input:
         syn=f"{WORK}/{{dataset}}/features/{FS['backbone']}/syn-LE.h5",
@@ -194,7 +267,7 @@ rule coop:
 
 rule clip_lora:
     """CLIP-LoRA: peft adapters on the attention of both CLIP encoders, trained on the shots (and, for
-    clip-lora-RG / clip-lora-B, on synthetic images beside them); tested by re-encoding the test split."""
+    clip-lora-RG / -DD / -DISEF, on synthetic images beside them); tested by re-encoding the test split."""
     input:
         unpack(clip_lora_inputs),
     output:
@@ -212,7 +285,7 @@ rule clip_lora:
         data_root=config["data_root"],
         train_split=FS["train_split"],
         model=lambda w: clip_spec(w.backbone),
-        clip_lora=FS["clip_lora"],
+        clip_lora=clip_lora_settings,
         synthetic=lambda w: CLIP_LORA_METHODS[w.clmethod],
         seed=config["seed"],
         device=config["device"],
@@ -294,6 +367,7 @@ rule strategies_table:
         syn_per_class={
             **{m: FS["real_guidance"]["images_per_class"] for m in STRATEGY_METHODS if m.endswith("-RG")},
             "clip-lora-DD": FS["datadream"]["images_per_class"],
+            "clip-lora-DISEF": FS["disef"]["images_per_class"],  # generated; its filter keeps fewer
         },
         backbone=FS["backbone"],
         device=config["device"],

@@ -104,12 +104,13 @@ def few_shot_targets():
     return targets
 
 
-CLIP_LORA_METHODS = {"clip-lora": None, "clip-lora-RG": "RG", "clip-lora-DD": "DD"}
+CLIP_LORA_METHODS = {"clip-lora": None, "clip-lora-RG": "RG", "clip-lora-DD": "DD", "clip-lora-DISEF": "DISEF"}
 
 
 def clip_lora_inputs(w):
     """CLIP-LoRA: the shots, the head (its logit scale), the CLIP model, the real splits' manifests and, for
-    clip-lora-RG / clip-lora-DD (DataDream), the split's synthetic images it trains on beside the shots."""
+    clip-lora-RG / -DD (DataDream) / -DISEF, the split's synthetic images it trains on beside the shots (DISEF's:
+    those its filter kept)."""
     inputs = {
         "split": f"{WORK}/{w.dataset}/fewshot/split-{w.shots}shot-seed{w.fseed}.json",
         "head": f"{WORK}/{w.dataset}/heads/{w.backbone}.pt",
@@ -118,9 +119,22 @@ def clip_lora_inputs(w):
         "test_manifest": data_manifest(w.dataset, "test"),
     }
     syn = CLIP_LORA_METHODS[w.clmethod]
-    if syn:  # RG / DD: the images of this split
+    if syn:  # RG / DD / DISEF: the images of this split
         inputs["syn"] = f"{WORK}/{w.dataset}/synthetic/{syn}-{w.shots}shot-seed{w.fseed}/images.h5"
+    if syn == "DISEF":  # those its zero-shot filter kept
+        inputs["keep"] = disef_keep(w.dataset, w.shots, w.fseed)
     return inputs
+
+
+def clip_lora_settings(w):
+    """CLIP-LoRA's settings; DISEF weighs its synthetic batches by its own share (0.2 real-to-synthetic CE)."""
+    if w.clmethod == "clip-lora-DISEF":
+        return {**FS["clip_lora"], "syn_weight": FS["disef"]["syn_weight"]}
+    return FS["clip_lora"]
+
+
+def disef_keep(dataset, shots, fseed):
+    return f"{WORK}/{dataset}/synthetic/DISEF-{shots}shot-seed{fseed}/keep.h5"
 
 
 def datadream_lora_dir(w):
@@ -130,7 +144,16 @@ def datadream_lora_dir(w):
 
 
 # The strategies table (issue 29): every few-shot way of using real shots and a generator, one protocol.
-STRATEGY_METHODS = ["ct-init", "tip-f", "coop", "clip-lora", "mix-RG", "clip-lora-RG", "clip-lora-DD"]
+STRATEGY_METHODS = [
+    "ct-init",
+    "tip-f",
+    "coop",
+    "clip-lora",
+    "mix-RG",
+    "clip-lora-RG",
+    "clip-lora-DD",
+    "clip-lora-DISEF",
+]
 
 
 def strategy_benchmarks():
@@ -145,6 +168,10 @@ def strategy_benchmarks():
         lora_chunks = dd_chunks if FS["datadream"]["mode"] == "per_class" else ["00000"]
         dd = [benchmark_path("datadream_lora", f"{split}-{c}") for c in lora_chunks]
         dd += [benchmark_path("datadream_generate", f"{split}-{c}") for c in dd_chunks]
+        disef = [benchmark_path("captions", split)]
+        disef += [
+            benchmark_path("disef_generate", f"{split}-{c}") for c in generation_chunks(d, f"DISEF-{k}shot-seed{s}")
+        ]
         b = FS["backbone"]
         return {
             "ct-init": [],
@@ -154,6 +181,11 @@ def strategy_benchmarks():
             "mix-RG": rg + [benchmark_path("features", f"{d}-{b}-syn-RG-{k}shot-seed{s}")],
             "clip-lora-RG": rg + [benchmark_path("clip_lora", f"{d}-{b}-{k}shot-seed{s}-clip-lora-RG")],
             "clip-lora-DD": dd + [benchmark_path("clip_lora", f"{d}-{b}-{k}shot-seed{s}-clip-lora-DD")],
+            "clip-lora-DISEF": disef
+            + [
+                benchmark_path("features", f"{d}-{b}-syn-DISEF-{k}shot-seed{s}"),
+                benchmark_path("clip_lora", f"{d}-{b}-{k}shot-seed{s}-clip-lora-DISEF"),
+            ],
         }[m]
 
     return {

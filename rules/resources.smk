@@ -2,7 +2,7 @@
 
 
 rule tiny_model:
-    """Demo only: a small CLIP (RN, ViT), Stable Diffusion or T5, trained briefly on drawn pictures
+    """Demo only: a small CLIP (RN, ViT), Stable Diffusion, T5 or captioner (BLIP), trained briefly on drawn pictures
     (synrec.demo_models; demo_models: in the config), in its library's own save format."""
     input:
         clip=lambda w: "resources/tiny/clip-RN" if w.kind == "stable-diffusion" else [],
@@ -13,13 +13,13 @@ rule tiny_model:
     benchmark:
         benchmark_path("tiny_model", "{kind}")
     wildcard_constraints:
-        kind="clip-RN|clip-ViT|stable-diffusion|t5",
+        kind="clip-RN|clip-ViT|stable-diffusion|t5|captioner",
     priority: 50  # Stable Diffusion's training is the demo's critical path: start the models first
     conda:
         "../envs/synrec.yaml"
     threads: 1
     params:
-        training=config["demo_models"],
+        training=lambda w: demo_training(w.kind),  # this model's steps only: another's change retrains nothing
         seed=config["seed"],
     script:
         "../scripts/build_tiny_model.py"

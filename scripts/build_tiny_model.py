@@ -1,5 +1,5 @@
-"""Rule tiny_model: build one demo model (CLIP RN/ViT, Stable Diffusion, T5) in its library's own save format,
-trained briefly on the drawn world (0 steps: random weights)."""
+"""Rule tiny_model: build one demo model (CLIP RN/ViT, Stable Diffusion, T5, captioner) in its library's own save
+format, trained briefly on the drawn world (0 steps: random weights)."""
 import _synrec_path  # noqa: F401  (repository root on sys.path)
 
 import torch
@@ -29,6 +29,11 @@ with rule_log(sm.log, f"tiny_model {sm.wildcards.kind}"):
                                                     unet_steps=steps["unet_steps"], progress=progress)
         else:
             tiny.build_tiny_stable_diffusion(out, seed=seed)
+    elif kind == "captioner":
+        if steps["captioner_steps"]:
+            demo_models.train_demo_captioner(out, seed, steps=steps["captioner_steps"], progress=progress)
+        else:
+            tiny.build_tiny_captioner(out, extra_words=demo_data.WORLD_WORDS, seed=seed)
     elif steps["t5_steps"]:
         demo_models.train_demo_t5(out, demo_data.WORLD_WORDS, seed, steps=steps["t5_steps"], progress=progress)
     else:

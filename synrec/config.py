@@ -151,9 +151,11 @@ def config_hash(config: dict) -> str:
 
 def generation_settings(config: dict, strategy: str | None = None) -> dict:
     """``config['generation']`` with the settings that the strategy's named generator (``LE@<name>``) changes."""
-    if (strategy or "").startswith("DD-"):  # DataDream's images: its own count, guidance and job split
-        dd = config["few_shot"]["datadream"]
-        return {**config["generation"], **{k: dd[k] for k in ("guidance_scale", "images_per_class", "classes_per_job")}}
+    for prefix, section in (("DD-", "datadream"), ("DISEF-", "disef")):  # a peer's images: its own count,
+        if (strategy or "").startswith(prefix):  # guidance and job split
+            own = config["few_shot"][section]
+            return {**config["generation"],
+                    **{k: own[k] for k in ("guidance_scale", "images_per_class", "classes_per_job")}}
     name = (strategy or "").partition("@")[2]
     return {**config["generation"], **(config["generators"][name].get("generation", {}) if name else {})}
 

@@ -39,6 +39,9 @@ ASSUMED = {
     "rg_unet_share": (0.5, "share of the 50 denoising steps real guidance runs: at most 0.5 (the paper's noise levels "
                            "start img2img at or below step 25 of 50)"),
     "backward_over_forward": (3.0, "cost of a training step over a forward pass"),
+    "caption_s_per_image": (0.5, "seconds per caption of DISEF's captioner (LLaVA-1.5-7B, fp16, batch 8, up to 77 "
+                                 "new tokens: decoding reads the 14 GB of weights once per token, about 5 ms on an "
+                                 "H100, shared by the batch; plus the 576 image tokens' prefill): not measured here"),
     "coop_text_gflop": (29.0, "GFLOP of one CLIP text-encoder forward+backward per class prompt (63 M params x 77 "
                               "tokens x 6)"),
 }
@@ -240,6 +243,14 @@ class Estimator:
             dd = fs["datadream"]
             n = len(chunk_classes(int(w["chunk"]), self.classes(w["dataset"]), dd["classes_per_job"]))
             work = n * dd["images_per_class"] * s_img
+        elif rule == "captions":  # DISEF: one caption per shot
+            work = self.classes(w["dataset"]) * int(w["shots"]) * self.a("caption_s_per_image")
+        elif rule == "disef_generate":  # img2img: the UNet runs the strength's share of the steps
+            ds = fs["disef"]
+            g = self.generation_config(f"DISEF-{w['shots']}shot-seed{w['fseed']}")
+            n = len(chunk_classes(int(w["chunk"]), self.classes(w["dataset"]), ds["classes_per_job"]))
+            unet = share * int(g["num_inference_steps"] * ds["strength"]) / t.get("gen_steps", 50)
+            work = n * ds["images_per_class"] * t["gen_s_per_image"] * (1 - share + unet)
         elif rule == "from_scratch":
             t4 = cfg["table4"]
             c = self.classes(w["dataset"])

@@ -32,13 +32,14 @@ def generator_model(spec: dict) -> dict:
 
 
 def model_roles(models: dict, generators: dict | None = None) -> dict:
-    """``{role: model spec}`` of a config's ``models`` section (clip-<backbone>, text_to_image, word_to_sentence) and
-    of its ``generators`` (text_to_image@<name>)."""
+    """``{role: model spec}`` of a config's ``models`` section (clip-<backbone>, text_to_image, word_to_sentence,
+    captioner) and of its ``generators`` (text_to_image@<name>)."""
     return {
         **{f"clip-{b}": spec for b, spec in models["clip"].items()},
         "text_to_image": models["text_to_image"],
         **{f"text_to_image@{name}": generator_model(spec) for name, spec in (generators or {}).items()},
         "word_to_sentence": models["word_to_sentence"],
+        **({"captioner": models["captioner"]} if models.get("captioner") else {}),
     }
 
 

@@ -162,7 +162,7 @@ def _fingerprint_rows(f: h5py.File, block: int = 1024) -> str:
 
 #: shard attributes every shard of a store must share, and the store keeps (RG: its strength and noise level)
 _SHARED_ATTRS = ("generation", "model", "strength", "start_timestep", "noise_std", "noise_std_paper", "sigma",
-                 "sigma_paper", "datadream")
+                 "sigma_paper", "datadream", "captioner")
 
 
 def merge_shards(shards: list[str | Path], out: str | Path, attrs: dict, block: int = 1024) -> str:

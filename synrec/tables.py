@@ -240,7 +240,7 @@ def table7_rows(summary: dict, dataset: dict, shots: list[int]):
 
 FIGURE1_METHODS = {"ct-init": "CT w. init", "tip": "Tip-Adapter", "tip-f": "Tip-Adapter-F", "coop": "CoOp",
                    "mix-RG": "CT w. Syn", "clip-lora": "CLIP-LoRA", "clip-lora-RG": "CLIP-LoRA w. Syn",
-                   "clip-lora-DD": "DataDream"}
+                   "clip-lora-DD": "DataDream", "clip-lora-DISEF": "DISEF"}
 
 
 def strategies_rows(summary: dict, zeroshot: dict, datasets: list[dict], methods: list[str], shots: list[int],

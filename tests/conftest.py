@@ -124,7 +124,7 @@ def snakemake(cwd, *args, check=True, overrides=(), fake_gpus=False, unset=()):
 
 def _build_demo_models(root: Path) -> None:
     copy_workflow(root)
-    targets = [f"resources/tiny/{k}" for k in ("clip-RN", "clip-ViT", "stable-diffusion", "t5")]
+    targets = [f"resources/tiny/{k}" for k in ("clip-RN", "clip-ViT", "stable-diffusion", "t5", "captioner")]
     out = subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", TEST_CORES, "--configfile",
                           "config/demo.yaml"], cwd=root, capture_output=True, text=True)
     if out.returncode != 0:

@@ -83,7 +83,7 @@ def test_compare_results_names_what_differs_beyond_the_ignored_keys_and_job_time
     assert job_times(log) == [("features", 7.0), ("table1", 1.0)]
 
 
-def test_peer_methods_throughput_times_a_clip_lora_and_a_datadream_step(tmp_path):
+def test_peer_methods_throughput_times_a_clip_lora_a_datadream_step_and_a_caption(tmp_path):
     out = tmp_path / "p.json"
     run("bench/peer_methods_throughput.py", "--tiny", "--steps", "1", "--out", str(out))
     r = json.loads(out.read_text())
@@ -92,3 +92,4 @@ def test_peer_methods_throughput_times_a_clip_lora_and_a_datadream_step(tmp_path
         assert step > 0 and r[f"{key}_s_per_16shot_job"] == pytest.approx(step * 8000)
     assert r["datadream_s_per_step"] > 0 and r["datadream_s_per_16shot_lora"] == pytest.approx(
         r["datadream_s_per_step"] * 400)
+    assert r["caption_s_per_image"] > 0  # DISEF's captioner (a tiny LLaVA on the CPU)

@@ -125,14 +125,17 @@ def test_full_paper_config_builds_its_dag_with_one_generation_job_per_class(tmp_
     assert counts["real_guidance"] == sum(-(-n_classes[d] // 10) for d in fs) * runs
     # DataDream (issue 29): per (K, seed), one LoRA job and one generation job per 10 classes (a LoRA per class)
     assert counts["datadream_lora"] == counts["datadream_generate"] == counts["real_guidance"]
-    assert counts["merge_images"] == len(cfg["datasets"]) + len(table2) + 2 * len(fs) * runs  # RG and DataDream
-    assert counts["clip_lora"] == len(fs) * runs * 3  # on the shots, + RG images, + DataDream images
+    # DISEF: per (K, seed), one captioning job, one img2img job per 10 classes, and its filter
+    assert counts["disef_generate"] == counts["real_guidance"] and counts["captions"] == len(fs) * runs
+    assert counts["disef_filter"] == len(fs) * runs
+    assert counts["merge_images"] == len(cfg["datasets"]) + len(table2) + 3 * len(fs) * runs  # RG, DD and DISEF
+    assert counts["clip_lora"] == len(fs) * runs * 4  # on the shots, + RG, + DataDream, + DISEF images
     assert counts["strategies_table"] == 1
     # test and LE features for 17 x 2 backbones, B for Table 2's datasets, and on RN50 for the few-shot datasets:
-    # the train split, the val split where one exists apart from the test split, and each RG store
+    # the train split, the val split where one exists apart from the test split, and each RG and DISEF store
     with_val = [d for d in fs if "val" in dcfg[d]["splits"]]
     assert len(with_val) == 7  # all but ImageNet, whose 'val' folder is its test split
-    assert counts["features"] == 17 * 2 * 2 + len(table2) + len(fs) + len(with_val) + len(fs) * runs
+    assert counts["features"] == 17 * 2 * 2 + len(table2) + len(fs) + len(with_val) + 2 * len(fs) * runs  # RG, DISEF
     assert counts["classifier_tuning"] == 17 * 2 + len(table2) * 5  # LE+CF-SCE everywhere, + 5 for Table 2
     seeds = len(cfg["few_shot"]["seeds"])
     assert counts["few_shot_split"] == len(fs) * runs

@@ -103,6 +103,11 @@ def test_every_other_gpu_rule_against_numbers_worked_out_by_hand(est):
         (job("datadream_lora", dataset="eurosat", shots=16, fseed=1, chunk="00000"), 10 * 400 * 8 * 3 * 0.004 + 20),
         # its images: 10 classes x 500 at 0.5 s
         (job("datadream_generate", dataset="eurosat", shots=16, fseed=1, chunk="00000"), 10 * 500 * 0.5 + 20),
+        # DISEF's captions: 10 classes x 16 shots at 0.5 s each (ASSUMED: LLaVA-1.5-7B was not measured)
+        (job("captions", dataset="eurosat", shots=16, fseed=1), 10 * 16 * 0.5 + 20),
+        # its images: 10 classes x 64, img2img at strength 0.75 runs int(50 x 0.75) = 37 of the 50 UNet steps
+        (job("disef_generate", dataset="eurosat", shots=16, fseed=1, chunk="00000"),
+         10 * 64 * 0.5 * (0.2 + 0.8 * 37 / 50) + 20),
         # CIFAR-100 transfer: 50,000 images x 100 epochs at 1,000 (ResNet-50) or 2,000 (DeiT-S) img/s
         (job("transfer_cifar", ptmodel="resnet50", ptmethod="supervised", space="C100", amount="1.2M", init="random"),
          5000 + 20),

@@ -19,7 +19,7 @@ from synrec.cost import (
 
 REPO = Path(__file__).resolve().parent.parent
 GPU_RULES = {"prompts", "generate", "features", "text_head", "real_guidance", "frozen_bn", "coop", "clip_lora",
-             "datadream_lora", "datadream_generate",
+             "datadream_lora", "datadream_generate", "captions", "disef_generate",
              "shot_features", "partial_tuning", "from_scratch", "generate_pretrain", "pretrain", "transfer_cifar",
              "transfer_voc"}
 

@@ -216,3 +216,90 @@ def test_classifier_tuning_trains_on_the_kept_rows_in_name_order_with_its_loss_a
     assert seen["loss"] == loss
     np.testing.assert_array_equal(seen["test_y"], stores["test.h5"][1])
     assert json.loads((tmp_path / "out.json").read_text())["variant"] == f"LE+CF-{loss}"
+
+
+def _disef_train(monkeypatch, tmp_path):
+    import synrec.datasets as datasets
+    import synrec.manifest as manifest
+
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    train = SimpleNamespace(labels=labels, fingerprint=lambda: "fp", image=lambda i: ("image", int(i)))
+    monkeypatch.setattr(datasets, "load_split", lambda *a: train)
+    monkeypatch.setattr(manifest, "check_shots", lambda s, *a: s)
+    (tmp_path / "split.json").write_text(json.dumps({"train": [3, 4, 8, 9, 1]}))  # 0: 3, 9; 1: 4, 1; 2: 8
+    return labels
+
+
+def test_captions_key_each_caption_to_its_shot_and_name_that_shots_class(monkeypatch, tmp_path):
+    import synrec.captioning as captioning
+    import synrec.manifest as manifest
+
+    _disef_train(monkeypatch, tmp_path)
+    monkeypatch.setattr(captioning, "load_captioner", lambda spec, device: (None, None))
+    monkeypatch.setattr(manifest, "identity", lambda path: {"model": "cap"})
+    monkeypatch.setattr(captioning, "caption_images", lambda p, m, images, names, cfg: [
+        f"caption of {image[1]} as {name}" for image, name in zip(images, names)])
+    run_script("captions.py", monkeypatch, tmp_path,
+               input={"split": str(tmp_path / "split.json"), "train_manifest": "t", "model": "m"},
+               params={"dataset": {"classnames": CLASSNAMES}, "data_root": str(tmp_path), "train_split": "train",
+                       "captioning": {}, "model": {"model": "cap"}, "device": "cpu"},
+               wildcards={"dataset": "d", "shots": "2", "fseed": "1"})
+    out = json.loads((tmp_path / "out.json").read_text())
+    names = {3: "zebra", 9: "zebra", 4: "apple", 1: "apple", 8: "mango"}
+    assert out["captions"] == {str(i): f"caption of {i} as {n}" for i, n in names.items()}
+    assert out["classes"] == {str(i): n for i, n in names.items()} and out["train_fingerprint"] == "fp"
+
+
+def test_disef_generate_starts_each_image_from_a_shot_of_its_class_prompted_with_that_shots_caption(
+        monkeypatch, tmp_path):
+    import synrec.generation as generation
+    import synrec.models as models
+    import synrec.real_guidance as rg
+
+    labels = _disef_train(monkeypatch, tmp_path)
+    captions = {i: f"a view number {i}" for i in (3, 4, 8, 9, 1)}
+    (tmp_path / "captions.json").write_text(json.dumps({"captions": {str(k): v for k, v in captions.items()}}))
+    monkeypatch.setattr(models, "load_text_to_image", lambda *a, **k: SimpleNamespace(scheduler=None))
+    monkeypatch.setattr(generation, "apply_speed_settings", lambda pipe, gen: pipe)
+    monkeypatch.setattr(rg, "start_timestep", lambda *a: 700)
+    monkeypatch.setattr(rg, "GuidedPipeline", lambda pipe, strength: ("guided", strength))
+    monkeypatch.setattr(rg, "fit_reference", lambda image, w, h: image)
+    seen = {}
+    monkeypatch.setattr(generation, "generate_shard", lambda pipe, plan, out, gen, attrs, reference: seen.update(
+        pipe=pipe, attrs=attrs, starts=[(item, reference(item)) for item in plan]))
+    params = {"dataset": {"name": "d", "classnames": CLASSNAMES}, "data_root": str(tmp_path), "train_split": "train",
+              "seed": 0, "device": "cpu", "model": {"model": "m"}, "captioner": {"model": "cap"},
+              "disef": {"images_per_class": 4, "classes_per_job": 3, "strength": 0.75, "prompt": "{caption}"},
+              "generation": {"num_inference_steps": 10, "width": 8, "height": 8, "guidance_scale": 8.0}}
+    files = {"split": str(tmp_path / "split.json"), "captions": str(tmp_path / "captions.json"), "train_manifest": "t"}
+    run_script("disef_generate.py", monkeypatch, tmp_path, input=files, params=params,
+               wildcards={"dataset": "d", "shots": "2", "fseed": "1", "chunk": "0"},
+               output={"shard": str(tmp_path / "shard.h5")})
+    assert seen["pipe"] == ("guided", 0.75) and seen["attrs"]["captioner"] == "cap"
+    shots = {0: [3, 9], 1: [4, 1], 2: [8]}
+    assert len(seen["starts"]) == 3 * 4
+    for (label, i, prompt, _, _), (_, index) in seen["starts"]:
+        assert index == shots[label][i % len(shots[label])] and labels[index] == label
+        assert prompt == f"{CLASSNAMES[label]}, {captions[index]}"  # its own shot's caption, the class name in front
+    (tmp_path / "captions.json").write_text(json.dumps({"captions": {"3": "x"}}))  # captions of other shots
+    with pytest.raises(SystemExit):  # rule_log: a one-line error, in the job's log
+        run_script("disef_generate.py", monkeypatch, tmp_path, input=files, params=params,
+                   wildcards={"dataset": "d", "shots": "2", "fseed": "1", "chunk": "0"},
+                   output={"shard": str(tmp_path / "shard.h5")})
+    assert "are not of the shots of" in (tmp_path / "job.log").read_text()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_disef_filter_keeps_the_rows_zero_shot_clip_gives_their_own_class(monkeypatch, tmp_path, enabled):
+    import synrec.manifest as manifest
+
+    feats = np.array([[1, 0, 0], [0, 1, 0], [0, 0.2, 1], [0.9, 0.1, 0], [0, 0, 1]], dtype=np.float32)
+    labels = np.array([0, 2, 2, 1, 2])
+    monkeypatch.setattr(manifest, "read_checked", lambda path, *a, **k: (feats, labels, {"images": "fp"}))
+    monkeypatch.setattr(manifest, "check_head", lambda head, *a: head)
+    run_script("disef_filter.py", monkeypatch, tmp_path,
+               input={"features": "f", "images": "i", "head": _head(tmp_path), "model_manifest": "m"},
+               params={"enabled": enabled}, wildcards={"dataset": "d", "shots": "1", "fseed": "1"},
+               output={"keep": str(tmp_path / "keep.h5")})
+    with h5py.File(tmp_path / "keep.h5") as f:
+        assert f["keep"][:].tolist() == ([0, 2, 4] if enabled else [0, 1, 2, 3, 4])

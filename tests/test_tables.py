@@ -161,7 +161,7 @@ def test_figure1_rows_per_method_in_shot_order_with_zero_shot_first(tmp_path):
     records = [_fs("ct-init", 4, 60.0), _fs("ct-init", 1, 40.0), _fs("tip", 1, 45.0), _fs("mix-RG", 1, 50.0),
                _fs("mix-B", 1, 99.0), _fs("coop", 1, 30.0, dataset="other"), _fs("tip-f", 1, 46.0),
                _fs("coop", 1, 31.0), _fs("clip-lora", 1, 52.0), _fs("clip-lora-RG", 1, 55.0),
-               _fs("clip-lora-DD", 1, 57.0)]
+               _fs("clip-lora-DD", 1, 57.0), _fs("clip-lora-DISEF", 1, 58.0)]
     header, rows = figure1_rows(_summary(tmp_path, records), {"euro": rec(35.0)}, [{"name": "euro"}])
     assert header == ["dataset", "method", "shots", "acc1_mean", "acc1_std", "n_seeds", "acc1_ci95_lo",
                       "acc1_ci95_hi"]
@@ -169,7 +169,8 @@ def test_figure1_rows_per_method_in_shot_order_with_zero_shot_first(tmp_path):
                                      ["euro", "CT w. init", 4, "60.00"], ["euro", "Tip-Adapter", 1, "45.00"],
                                      ["euro", "Tip-Adapter-F", 1, "46.00"], ["euro", "CoOp", 1, "31.00"],
                                      ["euro", "CT w. Syn", 1, "50.00"], ["euro", "CLIP-LoRA", 1, "52.00"],
-                                     ["euro", "CLIP-LoRA w. Syn", 1, "55.00"], ["euro", "DataDream", 1, "57.00"]]
+                                     ["euro", "CLIP-LoRA w. Syn", 1, "55.00"], ["euro", "DataDream", 1, "57.00"],
+                                     ["euro", "DISEF", 1, "58.00"]]
 
 
 def test_strategies_table_has_every_method_per_shot_count_with_its_budget_and_own_hours(tmp_path):

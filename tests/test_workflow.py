@@ -249,7 +249,7 @@ def check_few_shot_outputs(project):
     with open(project / "results/figure1.csv") as f:
         fig = list(csv.DictReader(f))
     assert {r["method"] for r in fig} == {"Zero-shot CLIP", "CT w. init", "Tip-Adapter", "Tip-Adapter-F", "CoOp",
-                                         "CT w. Syn", "CLIP-LoRA", "CLIP-LoRA w. Syn", "DataDream"}
+                                         "CT w. Syn", "CLIP-LoRA", "CLIP-LoRA w. Syn", "DataDream", "DISEF"}
     check_strategies(project)
     coop = json.loads((project / "results/fewshot/demo_shapes/RN50/1shot-seed2/coop.json").read_text())
     assert coop["settings"]["epochs_run"] == 20 and len(coop["history"]) == 20 and coop["n_train"] == 4
@@ -296,7 +296,7 @@ def check_strategies(project):
                        "Own device-hours"]
     assert rows[1][:3] == ["Demo-Shapes", "0", "Zero-shot CLIP"]
     assert [(r[1], r[2]) for r in rows[2:]] == [(k, m) for k in ("1", "4") for m in (
-        "CT w. init", "Tip-Adapter-F", "CoOp", "CLIP-LoRA", "CT w. Syn", "CLIP-LoRA w. Syn", "DataDream")]
+        "CT w. init", "Tip-Adapter-F", "CoOp", "CLIP-LoRA", "CT w. Syn", "CLIP-LoRA w. Syn", "DataDream", "DISEF")]
     by = {(r[1], r[2]): r for r in rows[1:]}
     assert by[("4", "CLIP-LoRA w. Syn")][4:6] == ["4", "6"] and by[("4", "CLIP-LoRA")][4:6] == ["4", "0"]
     assert by[("1", "CT w. init")][6] == "0 (cpu)" and by[("1", "CLIP-LoRA")][6].endswith("(cpu)")
@@ -317,6 +317,7 @@ def check_strategies(project):
     dd = ImageStore(project / "work/demo/demo_shapes/synthetic/DD-4shot-seed1/images.h5")
     assert len(dd) == 4 * 6 and json.loads(dd.attrs["datadream"])["mode"] == "per_class"
     assert by[("4", "DataDream")][4:6] == ["4", "6"] and float(by[("4", "DataDream")][6].split()[0]) > 0
+    check_disef(project, by)
     # CLIP-LoRA learns from the shots: at 4 shots it beats zero-shot CLIP by more than its own interval's half-width
     zs = num(rows[1][3])
     lo = float(by[("4", "CLIP-LoRA")][3].split("[")[1].split(",")[0])
@@ -440,11 +441,34 @@ def check_pretraining_outputs(project):
     assert not list((project / "work/demo").rglob("*.ckpt"))  # finished runs leave no checkpoints
 
 
+def check_disef(project, by):
+    """DISEF: a caption per shot, keyed by the shot's train index; each image prompted with a caption of a shot of
+    its own class; the zero-shot filter's keep-list is what CLIP-LoRA trained on, at DISEF's synthetic share."""
+    from synrec.stores import ImageStore
+
+    split = json.loads((project / "work/demo/demo_shapes/fewshot/split-4shot-seed1.json").read_text())
+    caps = json.loads((project / "work/demo/demo_shapes/fewshot/captions-4shot-seed1.json").read_text())
+    assert sorted(map(int, caps["captions"])) == sorted(split["train"]) and caps["settings"]["max_new_tokens"] == 77
+    for i, c in caps["captions"].items():  # the demo captioner names the class it is told (the shot's own)
+        assert c.startswith(f"a picture of a {caps['classes'][i]},"), (i, c)
+    store = ImageStore(project / "work/demo/demo_shapes/synthetic/DISEF-4shot-seed1/images.h5")
+    names = ["red circle", "green square", "blue triangle", "yellow cross"]
+    own = {n: {c for i, c in caps["captions"].items() if caps["classes"][i] == n} for n in names}
+    assert len(store) == 4 * 6 and all(p in own[names[y]] for p, y in zip(store.prompts(), store.labels))
+    assert float(store.attrs["strength"]) == 0.75 and store.attrs["captioner"] == "resources/tiny/captioner"
+    with h5py.File(project / "work/demo/demo_shapes/synthetic/DISEF-4shot-seed1/keep.h5") as f:
+        keep = f["keep"][:]
+    rec = json.loads((project / "results/fewshot/demo_shapes/RN50/4shot-seed1/clip-lora-DISEF.json").read_text())
+    assert rec["synthetic"]["images"] == len(keep) > 0 and rec["n_train"] == 16 + len(keep)
+    assert rec["settings"]["syn_weight"] == 0.2 and rec["synthetic"]["source"] == "DISEF"
+    assert by[("4", "DISEF")][4:6] == ["4", "6"] and float(by[("4", "DISEF")][6].split()[0]) > 0
+
+
 RELABEL = {"red circle": "blue triangle", "blue triangle": "red circle"}  # two classes trade labels
 RELABEL_RESULTS = [f"results/zeroshot/demo_shapes/RN50/{v}.json" for v in ("CLIP", "LE+CF-SCE")] + [
     f"results/fewshot/demo_shapes/RN50/4shot-seed1/{m}.json" for m in ("ct-init", "tip", "tip-f", "mix-B", "mix-RG",
                                                                        "coop", "clip-lora", "clip-lora-RG",
-                                                                       "clip-lora-DD")]
+                                                                       "clip-lora-DD", "clip-lora-DISEF")]
 
 
 def test_relabelled_classes_give_every_class_the_same_results(project, demo_models, tmp_path):
