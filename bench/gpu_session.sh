@@ -23,6 +23,7 @@ timeout $((G + 60)) python3 bench/generation_throughput.py --steps 50 --batches 
   | grep -v -i "warn" | tee "$OUT/generation${TAG:-}.log"
 timeout 120 python3 bench/pretrain_throughput.py --batch 128 --steps 20 2>&1 | tee "$OUT/pretrain.log"
 timeout 90 python3 bench/decode_throughput.py --images 1024 2>&1 | tee "$OUT/decode.log"
-# issue 29: a CLIP-LoRA and a DataDream LoRA step at true size (needs peft: add its wheel to .whl/)
-timeout ${PEER_BUDGET:-240} python3 bench/peer_methods_throughput.py --out "$OUT/peer_methods_throughput.json" 2>&1 \
+# issue 29: a CLIP-LoRA and a DataDream LoRA step and a LLaVA-1.5-7B caption batch at true size (needs peft: add
+# its wheel to .whl/)
+timeout ${PEER_BUDGET:-360} python3 bench/peer_methods_throughput.py --out "$OUT/peer_methods_throughput.json" 2>&1 \
   | grep -v -i "warn" | tee "$OUT/peer_methods.log"

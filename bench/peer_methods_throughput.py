@@ -128,6 +128,7 @@ def main() -> None:
         result["datadream_s_per_16shot_lora"] = s * 200 * 2
         print(f"DataDream LoRA at {size} px: {s:.4f} s per step; 200 epochs x 2 steps: {s * 400 / 60:.1f} min",
               flush=True)
+        save(args.out, result)  # what is measured so far survives a time limit hit by the 7B captioner below
         s = caption_batch(dev, 8 if gpu else 2, 77 if gpu else 4, Path(tmp) / "llava")
         result["caption_s_per_image"] = s
         print(f"DISEF caption ({'LLaVA-1.5-7B shape, fp16' if gpu else 'tiny LLaVA'}): {s:.3f} s per image", flush=True)
