@@ -28,6 +28,7 @@ MODULES = {
     "real_filter": ["tests/test_few_shot.py"],
     "frozen_bn": ["tests/test_frozen_bn.py"],
     "intervals": ["tests/test_intervals.py"],
+    "disef": ["tests/test_disef.py", "tests/test_scripts.py"],  # deselect the captioner's: own_picture or captioner
 }
 
 
