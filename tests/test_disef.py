@@ -22,17 +22,19 @@ def captioner(tmp_path_factory):
 
 
 def test_each_caption_describes_its_own_picture_in_batches(captioner):
-    """Eight pictures of random colours and shapes, captioned in batches of 3 after a neutral prefix: caption i names
-    the colour drawn in picture i (chance: 1 in 8), so captions stay with their pictures across batches."""
+    """24 pictures of random colours and shapes, captioned in batches of 5 after a neutral prefix: caption i names
+    the colour drawn in picture i. The tiny captioner reads colour right about 19 times in 20 (it varies with the
+    CPU's thread count); chance is 1 in 8, so 18 of 24 shows the captions stay with their pictures across batches."""
     processor, model = captioner
     rng = np.random.default_rng(3)
-    names = [f"{demo_data.COLOURS[c]} {demo_data.SHAPES[s]}" for c, s in zip(rng.permutation(8), rng.integers(0, 4, 8))]
+    names = [f"{demo_data.COLOURS[c]} {demo_data.SHAPES[s]}"
+             for c, s in zip(np.concatenate([rng.permutation(8) for _ in range(3)]), rng.integers(0, 4, 24))]
     pictures = [Image.fromarray(demo_data.draw_shape(n, 32, rng)) for n in names]
-    captions = caption_images(processor, model, pictures, names, {"batch_size": 3, "prefix": "a picture of a shape,"},
+    captions = caption_images(processor, model, pictures, names, {"batch_size": 5, "prefix": "a picture of a shape,"},
                               progress=False)
-    assert len(captions) == 8 and all(c.startswith("a picture of a shape,") for c in captions), captions
+    assert len(captions) == 24 and all(c.startswith("a picture of a shape,") for c in captions), captions
     hits = [n.split()[0] in c.split(",", 1)[1] for n, c in zip(names, captions)]
-    assert sum(hits) >= 7, list(zip(names, captions))
+    assert sum(hits) >= 18, list(zip(names, captions))
 
 
 def test_a_plain_captioner_continues_its_prefix_and_the_query_is_for_chat_models(captioner):
