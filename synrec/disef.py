@@ -54,9 +54,7 @@ def plan_disef_images(dataset: str, shots_by_class: dict[int, list[int]], captio
 
 def zero_shot_keep(features: np.ndarray, labels: np.ndarray, class_emb: np.ndarray) -> np.ndarray:
     """DISEF's filter: the indices of the images whose zero-shot prediction (cosine to the class embeddings) is their
-    own class."""
-    feats = np.asarray(features, dtype=np.float64)
-    feats = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    own class. An image's own norm scales all its cosines alike, so only the embeddings are normalised."""
     emb = np.asarray(class_emb, dtype=np.float64)
     emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
-    return np.flatnonzero((feats @ emb.T).argmax(1) == np.asarray(labels)).astype(np.int64)
+    return np.flatnonzero((np.asarray(features, dtype=np.float64) @ emb.T).argmax(1) == np.asarray(labels))
