@@ -55,6 +55,9 @@ def test_each_image_is_prompted_with_its_own_shots_caption_and_starts_from_that_
         assert seed == derive_seed(0, "d", "DISEF-2shot-seed1", names[label], i)
     assert plan[1][2] == "a red circle at night" and plan[-2][2] == "green square, something"
     assert len({p[3] for p in plan}) == len(plan)  # every image its own seed
+    styled = plan_disef_images("d", shots, captions, 2, seed=0, tag="t", classnames=names, template="{c}: {caption}")
+    assert [p[2] for p in styled] == ["red circle: a red circle on the left", "red circle: a red circle at night",
+                                      "green square: a green square", "green square: something"]
 
 
 def test_the_class_name_is_added_to_a_caption_only_when_it_lacks_it():
