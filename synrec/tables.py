@@ -208,6 +208,18 @@ def few_shot_summary(paths) -> dict:
     return out
 
 
+def synthetic_used(paths) -> dict:
+    """``{(dataset, method, shots): synthetic images per class trained on}``, the mean over the split seeds, from the
+    result JSONs that record it (``synthetic.images``: what a filter such as DISEF's kept of the budget)."""
+    runs: dict = {}
+    for p in paths:
+        r = json.loads(Path(p).read_text())
+        n = (r.get("synthetic") or {}).get("images")
+        if n is not None and r.get("classnames"):
+            runs.setdefault((r["dataset"], r["variant"], int(r["shots"])), []).append(n / len(r["classnames"]))
+    return {k: sum(v) / len(v) for k, v in runs.items()}
+
+
 def _pm(cell) -> str:
     mean, std, n, ci = (*cell, None)[:4]
     text = f"{mean:.2f} ± {std:.2f}" if n > 1 else f"{mean:.2f}"
@@ -244,21 +256,26 @@ FIGURE1_METHODS = {"ct-init": "CT w. init", "tip": "Tip-Adapter", "tip-f": "Tip-
 
 
 def strategies_rows(summary: dict, zeroshot: dict, datasets: list[dict], methods: list[str], shots: list[int],
-                    syn_per_class: dict, hours: dict):
+                    syn_per_class: dict, hours: dict, used: dict | None = None):
     """results/strategies.csv: per dataset, zero-shot CLIP, then per shot count each method's top-1 (mean ± std over
-    seeds [95 % interval]), its image budget per class (real shots, synthetic images) and ``hours[(method,
-    dataset, shots)]`` (the device-hours of its own jobs, a string)."""
-    header = ["Dataset", "Shots", "Method", "Top-1 (%)", "Real img/class", "Synthetic img/class", "Own device-hours"]
+    seeds [95 % interval]), its image budget per class (real, synthetic), ``hours[(method, dataset, shots)]`` (the
+    device-hours of its own jobs, a string) and the synthetic images per class it trained on (``used[(dataset,
+    method, shots)]`` where a result recorded it, e.g. after DISEF's filter; else the budget)."""
+    header = ["Dataset", "Shots", "Method", "Top-1 (%)", "Real img/class", "Synthetic img/class", "Own device-hours",
+              "Synthetic used/class"]
+    used = used or {}
     rows = []
     for d in datasets:
         z = zeroshot[d["name"]]["metrics"]
         ci = z.get("acc1_ci95")
         acc = f"{z['acc1']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
-        rows.append([d["title"], 0, "Zero-shot CLIP", acc, 0, 0, "-"])
+        rows.append([d["title"], 0, "Zero-shot CLIP", acc, 0, 0, "-", 0])
         for k in shots:
             for m in methods:
-                rows.append([d["title"], k, FIGURE1_METHODS[m], _pm(summary[(d["name"], m, k)]), k,
-                             syn_per_class.get(m, 0), hours.get((m, d["name"], k), "/")])
+                budget = syn_per_class.get(m, 0)
+                kept = used.get((d["name"], m, k))
+                rows.append([d["title"], k, FIGURE1_METHODS[m], _pm(summary[(d["name"], m, k)]), k, budget,
+                             hours.get((m, d["name"], k), "/"), budget if kept is None else f"{kept:.3g}"])
     return header, rows
 
 

@@ -180,20 +180,35 @@ def test_strategies_table_has_every_method_per_shot_count_with_its_budget_and_ow
     records = [_fs(m, k, 10.0 * i + k, seed=s) for i, m in enumerate(methods) for k in (1, 4) for s in (1, 2)]
     records += [_fs("clip-lora", 4, 99.0, dataset="other")]
     hours = {("clip-lora", "euro", 4): "0.5 (cuda)", ("mix-RG", "euro", 1): "2 (cuda)"}
+    used = {("euro", "clip-lora-DD", 4): 312.5}  # what a filter kept of DataDream's 500, say
     header, rows = strategies_rows(_summary(tmp_path, records), {"euro": rec(35.0)},
                                    [{"name": "euro", "title": "EuroSAT"}], methods, [1, 4],
-                                   {"mix-RG": 800, "clip-lora-RG": 800, "clip-lora-DD": 500}, hours)
+                                   {"mix-RG": 800, "clip-lora-RG": 800, "clip-lora-DD": 500}, hours, used)
     assert header == ["Dataset", "Shots", "Method", "Top-1 (%)", "Real img/class", "Synthetic img/class",
-                      "Own device-hours"]
-    assert rows[0] == ["EuroSAT", 0, "Zero-shot CLIP", "35.00", 0, 0, "-"]
+                      "Own device-hours", "Synthetic used/class"]
+    assert rows[0] == ["EuroSAT", 0, "Zero-shot CLIP", "35.00", 0, 0, "-", 0]
     assert [r[1:3] for r in rows[1:8]] == [[1, "CT w. init"], [1, "Tip-Adapter-F"], [1, "CoOp"], [1, "CLIP-LoRA"],
                                            [1, "CT w. Syn"], [1, "CLIP-LoRA w. Syn"], [1, "DataDream"]]
     assert rows[8][1:3] == [4, "CT w. init"] and len(rows) == 1 + 2 * 7
     by = {(r[1], r[2]): r for r in rows}
-    assert by[(4, "CLIP-LoRA")][3:] == ["34.00 ± 0.00", 4, 0, "0.5 (cuda)"]
-    assert by[(1, "CT w. Syn")][3:] == ["41.00 ± 0.00", 1, 800, "2 (cuda)"]
-    assert by[(1, "CLIP-LoRA w. Syn")][5:] == [800, "/"]  # no benchmark: no hours
-    assert by[(4, "DataDream")][3:6] == ["64.00 ± 0.00", 4, 500]
+    assert by[(4, "CLIP-LoRA")][3:] == ["34.00 ± 0.00", 4, 0, "0.5 (cuda)", 0]
+    assert by[(1, "CT w. Syn")][3:] == ["41.00 ± 0.00", 1, 800, "2 (cuda)", 800]  # nothing recorded: the budget
+    assert by[(1, "CLIP-LoRA w. Syn")][5:] == [800, "/", 800]  # no benchmark: no hours
+    assert by[(4, "DataDream")][3:6] == ["64.00 ± 0.00", 4, 500] and by[(4, "DataDream")][7] == "312"
+    assert by[(1, "DataDream")][7] == 500
+
+
+def test_synthetic_used_is_the_kept_images_per_class_averaged_over_seeds(tmp_path):
+    from synrec.tables import synthetic_used
+
+    records = [{"dataset": "euro", "variant": "clip-lora-DISEF", "shots": 4, "classnames": ["a", "b", "c", "d"],
+                "synthetic": {"images": n}} for n in (15, 11)]
+    records += [{"dataset": "euro", "variant": "ct-init", "shots": 4, "classnames": ["a"]}]  # no synthetic data
+    paths = []
+    for i, r in enumerate(records):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps(r))
+    assert synthetic_used(paths) == {("euro", "clip-lora-DISEF", 4): (15 / 4 + 11 / 4) / 2}
 
 
 def test_few_shot_cells_and_figure1_carry_the_interval_over_seeds_and_images(tmp_path):

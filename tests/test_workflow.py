@@ -293,7 +293,7 @@ def check_strategies(project):
     with open(project / "results/strategies.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["Dataset", "Shots", "Method", "Top-1 (%)", "Real img/class", "Synthetic img/class",
-                       "Own device-hours"]
+                       "Own device-hours", "Synthetic used/class"]
     assert rows[1][:3] == ["Demo-Shapes", "0", "Zero-shot CLIP"]
     assert [(r[1], r[2]) for r in rows[2:]] == [(k, m) for k in ("1", "4") for m in (
         "CT w. init", "Tip-Adapter-F", "CoOp", "CLIP-LoRA", "CT w. Syn", "CLIP-LoRA w. Syn", "DataDream", "DISEF")]
@@ -462,6 +462,11 @@ def check_disef(project, by):
     assert rec["synthetic"]["images"] == len(keep) > 0 and rec["n_train"] == 16 + len(keep)
     assert rec["settings"]["syn_weight"] == 0.2 and rec["synthetic"]["source"] == "DISEF"
     assert by[("4", "DISEF")][4:6] == ["4", "6"] and float(by[("4", "DISEF")][6].split()[0]) > 0
+    kept = []  # the table's "used" column: what the filter kept, per class, over the two seeds
+    for s in (1, 2):
+        with h5py.File(project / f"work/demo/demo_shapes/synthetic/DISEF-4shot-seed{s}/keep.h5") as f:
+            kept.append(len(f["keep"]) / 4)
+    assert by[("4", "DISEF")][7] == f"{sum(kept) / 2:.3g}" and by[("4", "CLIP-LoRA w. Syn")][7] == "6"
 
 
 RELABEL = {"red circle": "blue triangle", "blue triangle": "red circle"}  # two classes trade labels
