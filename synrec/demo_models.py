@@ -222,6 +222,21 @@ def train_demo_stable_diffusion(out_dir: str | Path, clip_dir: str | Path, seed:
     return Path(out_dir)
 
 
+def _fit(model, loss, steps: int, lr: float, progress=None) -> None:
+    """The supervised loop of the transformers demo models (T5, captioner): AdamW on ``loss(step)`` for ``steps``
+    steps, then eval mode."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    for step in range(steps):
+        value = loss(step)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        if progress:
+            progress(step, value.item())
+    model.eval()
+
+
 def _sentence_pairs(names: list[str]) -> list[tuple[str, str]]:
     return [(name, s.format(name)) for name in names for s in SENTENCES]
 
@@ -243,20 +258,15 @@ def train_demo_t5(out_dir: str | Path, words: list[str] = (), seed: int = 0, ste
         pairs = _sentence_pairs(names)
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
-        opt = torch.optim.AdamW(model.parameters(), lr=lr)
-        model.train()
-        for step in range(steps):
+
+        def loss(_step):
             pick = [pairs[i] for i in rng.integers(len(pairs), size=batch)]
             enc = tok([k for k, _ in pick], return_tensors="pt", padding=True)
             labels = tok([s for _, s in pick], return_tensors="pt", padding=True).input_ids
             labels[labels == tok.pad_token_id] = -100
-            loss = model(**enc, labels=labels).loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if progress:
-                progress(step, loss.item())
-        model.eval()
+            return model(**enc, labels=labels).loss
+
+        _fit(model, loss, steps, lr, progress)
         model.save_pretrained(tmp)
     return Path(out_dir)
 
@@ -283,9 +293,8 @@ def train_demo_captioner(out_dir: str | Path, seed: int = 0, steps: int = 300, b
         model = AutoModelForImageTextToText.from_pretrained(tmp)
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
-        opt = torch.optim.AdamW(model.parameters(), lr=lr)
-        model.train()
-        for step in range(steps):
+
+        def loss(_step):
             picks = rng.integers(len(names), size=batch)
             images = [demo_data.draw_shape(names[i], 32, rng) for i in picks]
             # half the captions start from a neutral prefix, so the description is read from the picture (not
@@ -293,13 +302,8 @@ def train_demo_captioner(out_dir: str | Path, seed: int = 0, steps: int = 300, b
             texts = [f"{(DEFAULTS['prefix'] if k % 2 else NEUTRAL_PREFIX).replace('{c}', names[i])} "
                      f"{CAPTION_TAIL.format(names[i])}" for k, i in enumerate(picks)]
             enc = processor(images=images, text=texts, return_tensors="pt", padding=True)
-            labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
-            loss = model(**enc, labels=labels).loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if progress:
-                progress(step, loss.item())
-        model.eval()
+            return model(**enc, labels=enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)).loss
+
+        _fit(model, loss, steps, lr, progress)
         model.save_pretrained(tmp)
     return Path(out_dir)
